@@ -6,7 +6,7 @@ Docs: https://deepearth.github.io/deepearth/api/layers.html.md"""
 
 # %% ../nbs/api/10_layers.ipynb #da145d35
 from __future__ import annotations
-import math, time
+import contextlib, math, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -139,6 +139,11 @@ class MLA(nn.Module):
         return self.wo(o.transpose(1, 2).flatten(2))
 
 # %% ../nbs/api/10_layers.ipynb #3daf969a
+def _no_autocast(x:Tensor):
+    "A context that turns autocast off on `x`'s device (nothing to turn off on the shape-only meta device)."
+    return contextlib.nullcontext() if x.device.type == 'meta' else torch.autocast(x.device.type, enabled=False)
+
+# %% ../nbs/api/10_layers.ipynb #9ddd2007
 class Gate(nn.Module):
     "Router: sigmoid scores, group-limited top-k on score + balance bias, weights from the unbiased scores."
     def __init__(self, cfg:TransformerConfig):
@@ -159,7 +164,7 @@ class Gate(nn.Module):
              ) -> tuple[Tensor, Tensor]: # weights (N, k) float32, expert indices (N, k)
         "Choose experts and their weights, touching no statistics."
         N, E, G = x.size(0), self.weight.size(0), self.n_group
-        with torch.autocast(x.device.type, enabled=False):  # routing in float32, also under bf16 autocast
+        with _no_autocast(x):  # routing in float32, also under bf16 autocast
             s = F.linear(x.float(), self.weight.float()).sigmoid()  # (N, E) affinities
         b = s + self.bias.float()  # (N, E) biased scores: used only to choose
         if G > 1:
