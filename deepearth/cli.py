@@ -1,4 +1,4 @@
-"""The `deepearth` command: `inspect` a data file (load report and summary), and `demo` on the bundled data.
+"""The `deepearth` command: inspect, train, evaluate, run experiments, draw fields and maps, and the demo.
 
 Docs: https://deepearth.github.io/deepearth/api/cli.html.md"""
 
@@ -14,8 +14,10 @@ import deepearth
 from .config import DeepEarthInputError
 
 # %% auto #0
-__all__ = ['DEFAULT_DATA', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments', 'run_inspect', 'bundled_data', 'demo_arguments',
-           'run_demo', 'build_parser', 'main']
+__all__ = ['DEFAULT_DATA', 'DEMO_STEPS', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments', 'run_inspect', 'bundled_data',
+           'demo_arguments', 'run_demo', 'train_arguments', 'run_train', 'evaluate_arguments', 'run_evaluate',
+           'run_arguments', 'run_run', 'field_arguments', 'run_field', 'map_arguments', 'run_map', 'tiles_arguments',
+           'run_tiles', 'build_parser', 'main']
 
 # %% ../nbs/api/40_cli.ipynb #05673b15
 def inspect_data(
@@ -68,29 +70,166 @@ def bundled_data(
                               f"current directory ({Path.cwd()}). Run from a clone of the DeepEarth repository, or "
                               f"use `deepearth inspect YOUR_DATA`.")
 
+DEMO_STEPS = 400  # the demo's training length: a few minutes of a 2-core CPU
+
 def demo_arguments(p: argparse.ArgumentParser):
-    p.add_argument('--json', action='store_true', help='print one JSON document instead of text')
+    p.add_argument('--out', metavar='DIR', default='reports/demo', help='the report folder (default: reports/demo)')
+    p.add_argument('--preset', default='small', help='network sizes (default: small, the CPU demo)')
+    p.add_argument('--epochs', type=int, help="passes over the training contexts (default: the preset's)")
+    p.add_argument('--max-steps', type=int, default=DEMO_STEPS, metavar='N', help=f'optimiser steps (default {DEMO_STEPS}: under 10 minutes on 2 CPU cores)')
+    p.add_argument('--inspect-only', action='store_true', help='only load and validate the data (no training)')
+    p.add_argument('--json', action='store_true', help='with --inspect-only: print one JSON document')
 
 def run_demo(args) -> int:
-    "Run the demo on the bundled data: for now, inspect the NEON Florida multi-taxa table with its config."
-    return run_inspect(argparse.Namespace(data=str(bundled_data()), config=None, json=args.json))
+    "The main job: train the `small` preset on the bundled NEON Florida table (group split by sampling event), evaluate every target against its baselines, and write a report (metrics, dashboard, map) to reports/demo."
+    data = bundled_data()
+    if args.inspect_only: return run_inspect(argparse.Namespace(data=str(data), config=None, json=args.json))
+    return run_train(argparse.Namespace(data=str(data), config=None, preset=args.preset, epochs=args.epochs,
+                                        max_steps=args.max_steps, device=None, out=args.out, resume=False, overwrite=True,
+                                        max_test_rows=None, no_progress=False, json=False, no_report=False))
 
 # %% ../nbs/api/40_cli.ipynb #38c7be2a
+def train_arguments(p: argparse.ArgumentParser):
+    from deepearth.train import train_arguments as add
+    add(p)
+    p.add_argument('--no-report', action='store_true', help='skip dashboard.html and map.html')
+
+def run_train(args) -> int:
+    "Train a model on a data file and write a run folder: config.yaml, stats.json, history.jsonl, last.pt, best.pt, metrics.json, dashboard.html, map.html."
+    from deepearth.train import run_training, _summary_text
+    res = run_training(args.data, args.config, preset=args.preset, epochs=args.epochs, device=args.device, out=args.out,
+                       resume=args.resume, overwrite=args.overwrite, max_steps=args.max_steps,
+                       max_test_rows=args.max_test_rows, progress=False if args.no_progress else None)
+    if res['rank'] != 0: return 0
+    if not getattr(args, 'no_report', False):
+        from deepearth.experiments import write_report
+        res['files'].update(write_report(res['out_dir'], res['data']))
+    print(json.dumps(res, indent=1, default=float) if args.json else _summary_text(res))
+    if not args.json: print('\nReport files:\n' + '\n'.join(f'  {k}: {v}' for k, v in res['files'].items()))
+    return 0
+
+def evaluate_arguments(p: argparse.ArgumentParser):
+    p.add_argument('checkpoint', help='a checkpoint written by `deepearth train` (best.pt or last.pt)')
+    p.add_argument('data', help='the data file to score (split with the checkpoint\'s split settings)')
+    p.add_argument('--config', metavar='CFG', help="a YAML config for reading DATA (default: the checkpoint's)")
+    p.add_argument('--out', metavar='FILE', help='write the metrics as JSON here (default: print only)')
+    p.add_argument('--max-rows', type=int, metavar='N', help='score at most N test rows')
+
+def run_evaluate(args) -> int:
+    "Score a checkpoint on a data file: every target masked in turn, in user units, beside the prior, kNN and GBM baselines."
+    from deepearth.train import load_checkpoint
+    from deepearth.data import load_observations
+    from deepearth.splits import make_split
+    from deepearth.evaluate import evaluate, metrics_table
+    model, cfg, stats, _ = load_checkpoint(args.checkpoint)
+    obs = load_observations(args.data, args.config if args.config else cfg)
+    split = make_split(obs.df, cfg.split)
+    metrics = evaluate(model, obs.df, split, stats, cfg, part='test', max_rows=args.max_rows)
+    if args.out: Path(args.out).write_text(json.dumps(metrics, indent=1, default=float))
+    print(metrics_table(metrics).round(4).to_string())
+    return 0
+
+# %% ../nbs/api/40_cli.ipynb #d31918f2
+def run_arguments(p: argparse.ArgumentParser):
+    p.add_argument('notebook', help='a notebook with a `parameters` cell, e.g. nbs/experiments/train.ipynb')
+    p.add_argument('-p', '--parameter', nargs=2, action='append', metavar=('NAME', 'VALUE'), default=[],
+                   help='set a parameter (repeatable); values are read as YAML scalars: 2, 1e-3, null, true, text')
+    p.add_argument('--out', metavar='DIR', help='the report folder (default: reports/<run-name>)')
+
+def run_run(args) -> int:
+    "Execute a parametrised notebook with papermill into a report folder: the executed notebook, its offline HTML, and what it writes."
+    from deepearth.experiments import run_notebook, parse_value, NotebookFailed
+    params = {k: parse_value(v) for k, v in args.parameter}
+    try: res = run_notebook(args.notebook, params, out=args.out)
+    except NotebookFailed as e:
+        print(f"deepearth run: {e}", file=sys.stderr)
+        return 1
+    print(f"ran {args.notebook} in {res['seconds']:.1f} s\n  notebook: {res['notebook']}\n  html: {res['html']}\n  folder: {res['out']}")
+    return 0
+
+# %% ../nbs/api/40_cli.ipynb #755bd1a4
+def _field_common(p: argparse.ArgumentParser):
+    p.add_argument('checkpoint', help='a checkpoint written by `deepearth train`')
+    p.add_argument('--bbox', nargs=4, type=float, metavar=('MIN_LON', 'MIN_LAT', 'MAX_LON', 'MAX_LAT'),
+                   help='the area (default: the training extent plus a margin)')
+    p.add_argument('--time', action='append', metavar='T', help="a date (2019-05-01), a season ('spring', 'DJF-2019'), a year, or "
+                   "a period; repeatable (default: the whole training period)")
+    p.add_argument('--resolution', type=int, default=120, help='cells along the longer side (default 120)')
+    p.add_argument('--classes', type=int, default=5, help='most frequent classes to read out (default 5)')
+
+def _query(args, readouts):
+    from deepearth.train import load_checkpoint
+    from deepearth.fields import query_field
+    model, cfg, stats, _ = load_checkpoint(args.checkpoint)
+    bbox = tuple(args.bbox) if args.bbox else None
+    return query_field(model, stats, cfg, bbox=bbox, resolution=args.resolution, times=args.time, readouts=readouts,
+                       classes=args.classes, progress=True), cfg
+
+def field_arguments(p):
+    _field_common(p)
+    p.add_argument('--out', default='field.nc', help='output: *.nc (NetCDF) or *.zarr (default field.nc)')
+
+def run_field(args) -> int:
+    "Query a trained model on a lat/lon grid and save the field (class probabilities, predicted values, embedding, PCA-RGB) as NetCDF or Zarr."
+    from deepearth.fields import save_field
+    ds, _ = _query(args, ('probability', 'values', 'embedding_rgb'))
+    print(f"wrote {save_field(ds, args.out)}: {dict(ds.sizes)}")
+    return 0
+
+def map_arguments(p):
+    _field_common(p)
+    p.add_argument('--out', default='map.html', help='the HTML map to write (default map.html)')
+
+def run_map(args) -> int:
+    "Draw a trained model's field as an offline folium map: one layer per class and time, legend, layer control."
+    ds, _ = _query(args, ('probability',))
+    from deepearth.maps import field_map
+    field_map(ds, 'probability').save(args.out)
+    print(f'wrote {args.out}')
+    return 0
+
+def tiles_arguments(p):
+    _field_common(p)
+    p.add_argument('--zoom', default='6-10', help='zoom range, e.g. 6-10 (default)')
+    p.add_argument('--out', default='tiles', help='folder of the z/x/y PNG pyramid (default tiles/)')
+
+def run_tiles(args) -> int:
+    "Write a z/x/y PNG tile pyramid (Web Mercator) of the most frequent class's probability, with an offline viewer page."
+    from deepearth.maps import write_tiles, tile_layer_map
+    z = args.zoom.split('-')
+    try: zoom = (int(z[0]), int(z[-1]))
+    except ValueError: raise DeepEarthInputError(f"--zoom must look like 6-10, got {args.zoom!r}.") from None
+    ds, _ = _query(args, ('probability',))
+    top = ds['probability'].isel({'class': [0]})
+    out = write_tiles(top.to_dataset(name='probability'), 'probability', args.out, zoom=zoom)
+    tile_layer_map(out).save(str(Path(args.out) / 'index.html'))
+    print(f"wrote tiles for zoom {zoom[0]}-{zoom[1]} under {args.out}/ and the viewer {Path(args.out) / 'index.html'}")
+    return 0
+
+# %% ../nbs/api/40_cli.ipynb #95e7c480
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     'inspect': (inspect_arguments, run_inspect),
+    'train': (train_arguments, run_train),
+    'evaluate': (evaluate_arguments, run_evaluate),
+    'run': (run_arguments, run_run),
+    'field': (field_arguments, run_field),
+    'map': (map_arguments, run_map),
+    'tiles': (tiles_arguments, run_tiles),
     'demo': (demo_arguments, run_demo),
 }  # name -> (add_arguments, run); run's docstring is the help text
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None, # the arguments: only the named subcommand's options are built
+                ) -> argparse.ArgumentParser:
     "The `deepearth` argument parser, one subparser per entry of `SUBCOMMANDS`."
     p = argparse.ArgumentParser(
         prog='deepearth', description='DeepEarth: a self-supervised, multimodal, spatiotemporal model of Earth '
                                       'observations.', epilog="Run `deepearth COMMAND --help` for a command's options.")
     p.add_argument('--version', action='version', version=f'deepearth {deepearth.__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
+    wanted = next((a for a in (argv or []) if not a.startswith('-')), None)
     for name, (add_arguments, run) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=run.__doc__.split('. ')[0].rstrip('.'), description=run.__doc__)
-        add_arguments(sp)
+        if name == wanted: add_arguments(sp)  # a heavy module (torch) loads only for the command being run
         sp.set_defaults(run=run)
     return p
 
@@ -98,8 +237,12 @@ def main(
     argv: list[str] | None = None,  # arguments (None = sys.argv[1:])
 ) -> int:  # exit code: 0 ok, 2 input error
     "The `deepearth` command."
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try: return args.run(args) or 0
     except DeepEarthInputError as e:
         print(f"deepearth {args.command}: error: {e}", file=sys.stderr)
         return 2
+
+# %% ../nbs/api/40_cli.ipynb #c1c4e097
+if __name__ == '__main__': sys.exit(main())

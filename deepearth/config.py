@@ -68,7 +68,7 @@ class TransformerConfig:
         if not 0 <= self.dropout < 1: _bad(f'{where}.dropout', self.dropout, 'a number in [0, 1)')
 
 # %% ../nbs/api/00_config.ipynb #403a089f
-PositionEncoding = Literal['grid4d', 'fourier', 'cyclic']
+PositionEncoding = Literal['grid4d', 'fourier', 'latlon', 'cyclic']
 
 @dataclass
 class Grid4DConfig:
@@ -259,7 +259,7 @@ class DeepEarthConfig:
     batch_size: int = 8  # contexts per batch
     neighbor_sampling_ratios: dict[str, float] = field(
         default_factory=lambda: {'spatial': 0.33, 'temporal': 0.33, 'ecological': 0.34})  # shares of neighbour kinds
-    ecological_columns: list[str] = field(default_factory=list)  # columns whose shared values make ecological neighbours
+    ecological_columns: list[str] | None = None  # columns whose shared values make ecological neighbours (None: the split's group column; []: none)
     derived_columns: dict[str, list[str]] = field(default_factory=dict)  # columns built at load time by joining parts, e.g. event_id: [siteID, utc_date]
     # data validation
     geographic_bounds: dict | None = None  # {min_lat, max_lat, min_lon, max_lon} or {geojson_path}; rows outside are rejected

@@ -645,7 +645,7 @@ def _needed_columns(cfg: DeepEarthConfig, cm: ColumnMap, derived: dict, names: l
             if c not in names: _missing_column(c, f'modality {m.name!r}', names, where)
             cols.append(c)
     extra = [(cfg.split.column, 'split.column')] if cfg.split.column else []
-    extra += [(c, 'ecological_columns') for c in cfg.ecological_columns]
+    extra += [(c, 'ecological_columns') for c in cfg.ecological_columns or []]
     for c, what in extra:
         if c not in names and c not in derived:
             _missing_column(c, f'{what}; if it is a derived column, pass the dataset YAML path as `config`, or '
@@ -728,7 +728,7 @@ def load_observations(
                     rep.invalid_values[c] = int(inv[keep].sum())
                     rep.invalid_examples[c] = _first_rows(inv & keep, rows)
             rep.missing[c] = int(pd.isna(out[c]).sum())
-    for c in [cfg.split.column, *cfg.ecological_columns]:
+    for c in [cfg.split.column, *(cfg.ecological_columns or [])]:
         if c and c not in out and c in kdf: out[c] = kdf[c]
     out.update(_derive(kdf, out['time'], derived, table.names, where))
     odf = pd.DataFrame(out)  # arrays and Series that share the RangeIndex of the kept rows
@@ -778,7 +778,7 @@ def config_yaml(
                              for n, m in cfg.modality_configs.items()}
     split = _nondefault(cfg.split, SplitConfig())
     if split: d['split'] = split
-    if cfg.ecological_columns: d['ecological_columns'] = list(cfg.ecological_columns)
+    if cfg.ecological_columns is not None: d['ecological_columns'] = list(cfg.ecological_columns)
     if cfg.derived_columns: d['derived_columns'] = dict(cfg.derived_columns)
     return yaml.safe_dump(d, sort_keys=False, width=110, default_flow_style=None)
 

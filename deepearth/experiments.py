@@ -12,7 +12,7 @@ from pathlib import Path
 from .config import DeepEarthInputError
 
 # %% auto #0
-__all__ = ['parse_value', 'notebook_parameters', 'run_name', 'export_html', 'NotebookFailed', 'run_notebook']
+__all__ = ['parse_value', 'notebook_parameters', 'run_name', 'export_html', 'NotebookFailed', 'run_notebook', 'write_report']
 
 # %% ../nbs/api/35_experiments.ipynb #70b546e0
 def parse_value(text: str):
@@ -65,7 +65,7 @@ def run_notebook(notebook, # the notebook to run (e.g. nbs/experiments/train.ipy
                  parameters: dict | None = None, # values for its `parameters` cell
                  out=None, # report folder (None: reports/<run-name>)
                  reports_dir='reports', # where run folders go when `out` is None
-                 kernel: str | None = None, # Jupyter kernel (None: the notebook's own)
+                 kernel: str | None = None, # Jupyter kernel (None: the notebook's own, else python3)
                  progress: bool = True, # papermill's progress bar
                 ) -> dict: # paths of the executed notebook, its HTML, the folder, and the seconds taken
     "Execute a parametrised notebook with papermill into a report folder and export it to HTML."
@@ -81,6 +81,9 @@ def run_notebook(notebook, # the notebook to run (e.g. nbs/experiments/train.ipy
     if 'out' in defaults and 'out' not in params: params['out'] = str(out.resolve())
     executed = out / notebook.name
     (out / 'parameters.json').write_text(json.dumps(params, indent=1, default=str))
+    if kernel is None:  # the notebook's kernel, else this environment's python3
+        import nbformat
+        kernel = nbformat.read(notebook, as_version=4).metadata.get('kernelspec', {}).get('name') or 'python3'
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(str(notebook), str(executed), parameters=params, cwd=str(out), kernel_name=kernel,
@@ -90,3 +93,41 @@ def run_notebook(notebook, # the notebook to run (e.g. nbs/experiments/train.ipy
         raise NotebookFailed(f"{notebook} failed in cell {e.exec_count} ({e.ename}: {e.evalue}). The executed notebook "
                              f"with the error is {executed}.") from None
     return {'notebook': executed, 'html': export_html(executed), 'out': out, 'seconds': time.perf_counter() - t0}
+
+# %% ../nbs/api/35_experiments.ipynb #a54c4cb5
+def write_report(run_dir, # a run folder written by `deepearth.train.run_training` (best.pt, history.jsonl, metrics.json)
+                 data=None, # the run's data file (markers on the map; altitude of the grid cells); None: no markers
+                 resolution: int = 120, # field cells along the longer side
+                 progress: bool = False, # progress bar of the field query
+                ) -> dict: # name -> path of the files written
+    "Write dashboard.html and map.html into a training run's folder."
+    import base64
+    from deepearth.dashboard import save_dashboard
+    from deepearth.train import load_checkpoint
+    from deepearth.data import load_observations
+    from deepearth.fields import query_field
+    from deepearth.maps import field_map, field_var, field_slices, overlay_image, png_bytes, field_bounds
+    import folium
+    run = Path(run_dir)
+    out = {'dashboard.html': str(save_dashboard(run, run / 'metrics.json' if (run / 'metrics.json').exists() else None,
+                                                run / 'dashboard.html'))}
+    ckpt = run / 'best.pt' if (run / 'best.pt').exists() else run / 'last.pt'
+    model, cfg, stats, _ = load_checkpoint(ckpt)
+    cats = [n for n, m in cfg.modality_configs.items() if m.input_type == 'categorical']
+    obs = load_observations(data, cfg) if data is not None else None
+    readouts = ('probability', 'embedding_rgb') if cats else ('embedding_rgb',)
+    ds = query_field(model, stats, cfg, resolution=resolution, readouts=readouts, categorical=cats[0] if cats else None,
+                     classes=1, data=obs, progress=progress)
+    ds.attrs['checkpoint'] = str(ckpt)
+    if cats:
+        m = field_map(ds, 'probability', observations=obs, label_col=cfg.modality_configs[cats[0]].column_name if obs else None)
+    else: m = field_map(ds, 'embedding_rgb')
+    if cats:  # the embedding as a second base layer
+        rgb = field_var(ds, 'embedding_rgb')
+        for name, sl in field_slices(rgb):
+            url = 'data:image/png;base64,' + base64.b64encode(png_bytes(overlay_image(sl, 'viridis', 0, 1))).decode()
+            folium.raster_layers.ImageOverlay(url, bounds=field_bounds(rgb), opacity=0.8, name=f'embedding, PCA as RGB · {name}',
+                                              overlay=False, show=False, interactive=False, pane='deepearth-field').add_to(m)
+    m.save(str(run / 'map.html'))
+    out['map.html'] = str(run / 'map.html')
+    return out

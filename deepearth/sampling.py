@@ -50,7 +50,7 @@ def ecological_columns_of(config: DeepEarthConfig,  # the run's config
                       ) -> list[str]:
     "The columns whose shared values make ecological neighbours: `columns`, else the config's, else the split column."
     if columns is not None: return list(columns)
-    if config.ecological_columns: return list(config.ecological_columns)
+    if config.ecological_columns is not None: return list(config.ecological_columns)  # [] = none
     return [config.split.column] if config.split.column else []
 
 def _check_ecological(df, cols, config, allow_target_columns):

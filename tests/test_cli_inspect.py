@@ -73,7 +73,7 @@ def test_neon_birds_parquet():
 
 @pytest.mark.slow  # a few seconds each: the console script starts Python, pandas and torch
 def test_demo_inspects_the_default_data_from_anywhere_in_the_clone():
-    out = deepearth('demo', cwd=ROOT / 'nbs')
+    out = deepearth('demo', '--inspect-only', cwd=ROOT / 'nbs')
     assert 'neon_florida_multitaxa.yaml (beside the data)' in out
     assert '84,829 rows read, 84,829 kept, 0 rejected' in out
     assert 'species (categorical, taxon_name): 1,132 classes' in out

@@ -15,7 +15,7 @@ def offenders(nb_path):
         try: tree = ast.parse(src)
         except SyntaxError: continue
         if '#| export' in c.source or '#|export' in c.source or '#| eval: false' in c.source: continue
-        imp = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree))
+        imp = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)  # as nbdev warns: top-level imports
         other = any(not isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
         if imp and other: yield i, c.source.splitlines()[0][:80]
 
