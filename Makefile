@@ -17,11 +17,14 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP)  ## create .venv and install deepearth editable with its pinned dev dependencies
 
+# one torch thread per process: nbdev-test runs two notebooks at once on this 2-core machine
+test: export OMP_NUM_THREADS = 1
 test: $(STAMP)  ## notebooks and package in sync, clean notebooks, nbdev-test, pytest
 	$(BIN)/python tools/check_sync.py
 	$(BIN)/nbdev-test --flags slow --n-workers 2
 	$(BIN)/python -m pytest tests/
 
+test-fast: export OMP_NUM_THREADS = 1
 test-fast: $(STAMP)  ## the same without the slow notebook cells and tests
 	$(BIN)/python tools/check_sync.py
 	$(BIN)/nbdev-test --n-workers 2

@@ -243,6 +243,10 @@ def main(
     except DeepEarthInputError as e:
         print(f"deepearth {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:  # a run that diverged: its message says what to change; other errors keep their traceback
+        if type(e).__name__ != 'TrainingDiverged': raise
+        print(f"deepearth {args.command}: {e}", file=sys.stderr)
+        return 1
 
 # %% ../nbs/api/40_cli.ipynb #c1c4e097
 if __name__ == '__main__': sys.exit(main())
