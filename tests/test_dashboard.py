@@ -147,6 +147,22 @@ def test_callback_throttles_redraws(run):
 
 
 @pytest.mark.slow
+def test_static_figure_follows_redraws(run, capsys):
+    "Without a FigureWidget, a shown dashboard holds its figure in an Output, replaced at each redraw; unshown, none."
+    out, live, trainer = run
+    rows = [json.loads(l) for l in (out / 'history.jsonl').read_text().splitlines()]
+    dash = Dashboard(rows[:3], widget=False)
+    assert dash._out is None  # nothing is kept for a browser until the dashboard is shown
+    dash._ipython_display_()
+    capsys.readouterr()  # no kernel here: display() printed the widget's repr
+    fig_json = lambda: dash._out.outputs[0]['data']['application/vnd.plotly.v1+json']
+    total = lambda: [t for t in fig_json()['data'] if t.get('name') == 'total (weighted)'][0]['x']
+    assert len(dash._out.outputs) == 1 and len(total()) == 3
+    dash.add(rows[3:]).refresh()
+    assert len(dash._out.outputs) == 1 and len(total()) == sum(r['kind'] == 'train' for r in rows)
+
+
+@pytest.mark.slow
 def test_figure_widget_updates_in_place(run):
     "With anywidget, the dashboard is a FigureWidget whose traces get new data in one batch_update (no rebuild)."
     pytest.importorskip('anywidget')
@@ -201,13 +217,13 @@ def test_explorer_widget_redraws_on_each_control(mosquitoes):
     "Setting a control's value fires its observer: the state follows and the map is redrawn, once per change."
     ds, mos = mosquitoes
     ex = FieldExplorer(ds, observations=mos, label_col='taxon_name', max_markers=200)
-    maps = [ex.map.value]
+    maps = [ex.html]
     ex.class_control.value = 'Anopheles crucians'
     ex.time_control.value = 2
-    maps.append(ex.map.value)
+    maps.append(ex.html)
     ex.var_control.value = 'density'
     ex.var_control.value = 'effort'
-    assert ex.n_draws == 5 and len(set(maps + [ex.map.value])) == 3
+    assert ex.n_draws == 5 and len(set(maps + [ex.html])) == 3
     assert ex.state['var'] == 'effort' and ex.class_control.disabled and ex.state['time_label'] == '2020–2023'
     ex.var_control.value = 'frequency'
     assert not ex.class_control.disabled and ex.state['cls'] == 'Anopheles crucians'
@@ -216,7 +232,14 @@ def test_explorer_widget_redraws_on_each_control(mosquitoes):
     shown = explorer_observations(ds, ex.state, mos)
     t = pd.to_datetime(shown['time'], unit='s')
     assert len(shown) > 0 and t.min() >= pd.Timestamp('2020-01-01') and t.max() < pd.Timestamp('2024-01-01')
-    assert ex.map.value.startswith('<iframe srcdoc=') and 'leaflet' in ex.map.value.lower()
+    assert ex.html.startswith('<iframe srcdoc=') and 'leaflet' in ex.html.lower()
+    # nothing is sent to the browser until the explorer is shown; then the map widget follows every redraw
+    assert ex.map.value == ''
+    bundle = ex._repr_mimebundle_()
+    assert 'application/vnd.jupyter.widget-view+json' in bundle and bundle['text/plain'].startswith('FieldExplorer(')
+    assert ex.map.value == ex.html
+    ex.time_control.value = 0
+    assert ex.map.value == ex.html and '2014–2016' in ex.summary.value
 
 
 def test_explorer_over_a_function(mosquitoes):

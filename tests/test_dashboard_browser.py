@@ -58,7 +58,7 @@ def test_explorer_map_offline(mosquitoes, tmp_path):
                        height=640)
     page = tmp_path / 'explorer.html'
     page.write_text(f'<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:8px;font:14px sans-serif">'
-                    f'<div>{ex.summary.value}</div>{ex.map.value}</body></html>')
+                    f'<div>{ex.summary.value}</div>{ex.html}</body></html>')
 
     def actions(p):
         frame = p.frame_locator('iframe')
