@@ -122,12 +122,14 @@ def write_report(run_dir, # a run folder written by `deepearth.train.run_trainin
     if cats:
         m = field_map(ds, 'probability', observations=obs, label_col=cfg.modality_configs[cats[0]].column_name if obs else None)
     else: m = field_map(ds, 'embedding_rgb')
-    if cats:  # the embedding as a second base layer
+    if cats:  # the embedding as a second base layer; the layer control must come after every layer it lists
+        for k in [k for k, ch in m._children.items() if isinstance(ch, folium.LayerControl)]: del m._children[k]
         rgb = field_var(ds, 'embedding_rgb')
         for name, sl in field_slices(rgb):
             url = 'data:image/png;base64,' + base64.b64encode(png_bytes(overlay_image(sl, 'viridis', 0, 1))).decode()
             folium.raster_layers.ImageOverlay(url, bounds=field_bounds(rgb), opacity=0.8, name=f'embedding, PCA as RGB · {name}',
                                               overlay=False, show=False, interactive=False, pane='deepearth-field').add_to(m)
+        folium.LayerControl(collapsed=False, position='topright').add_to(m)
     m.save(str(run / 'map.html'))
     out['map.html'] = str(run / 'map.html')
     return out
