@@ -112,6 +112,9 @@ def config_differences(a: DeepEarthConfig, b: DeepEarthConfig,  # the two config
     none = '(absent)'
     return [f'{k}: {da.get(k, none)!r} vs {db.get(k, none)!r}' for k in sorted(set(da) | set(db)) if da.get(k, none) != db.get(k, none)]
 
+_umask = os.umask(0); os.umask(_umask)
+_FILE_MODE = 0o666 & ~_umask  # what open() would give a new file
+
 def save_checkpoint(state: dict,  # from `Trainer.state_dict` (tensors and plain data only)
                     path,  # where to write it
                     ) -> Path:
@@ -119,6 +122,7 @@ def save_checkpoint(state: dict,  # from `Trainer.state_dict` (tensors and plain
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    os.chmod(tmp, _FILE_MODE)  # mkstemp makes owner-only files; run files are for everyone who may read the folder
     try:
         with os.fdopen(fd, 'wb') as f:
             torch.save(state, f)
@@ -132,6 +136,7 @@ def save_checkpoint(state: dict,  # from `Trainer.state_dict` (tensors and plain
 def _write_text(path: Path, text: str):
     "Write a text file atomically."
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    os.chmod(tmp, _FILE_MODE)
     with os.fdopen(fd, 'w') as f: f.write(text)
     os.replace(tmp, path)
 
