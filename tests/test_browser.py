@@ -6,18 +6,11 @@ import pandas as pd
 import pytest
 import folium
 
-from browser import ARTIFACTS, ROOT, check_page, why_no_browser
+from browser import ARTIFACTS, ROOT, check_page
 from deepearth.maps import field_map, observation_field, tile_layer_map, write_tiles
 
 # each test takes 3-6 s (a Chromium start each), the file ~25 s: slow, so `make test-fast` skips them
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope='module', autouse=True)
-def browser():
-    "Skip, with the reason, where Chromium cannot run (and cannot be installed by tools/install_browser.sh)."
-    reason = why_no_browser()
-    if reason: pytest.skip(reason)
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope='module')

@@ -2,18 +2,11 @@
 they must draw (many colours), log no console error and request nothing. Screenshots go to tests/artifacts/."""
 import pytest
 
-from browser import ARTIFACTS, check_page, why_no_browser
+from browser import ARTIFACTS, check_page
 from deepearth.dashboard import FieldExplorer, save_dashboard
 from test_dashboard import OSBS, mosquitoes, real_run  # noqa: F401  (the fixture and the shared real run)
 
-pytestmark = pytest.mark.slow  # a training run and a Chromium start per test
-
-
-@pytest.fixture(scope='module', autouse=True)
-def browser():
-    "Skip, with the reason, where Chromium cannot run (and cannot be installed by tools/install_browser.sh)."
-    reason = why_no_browser()
-    if reason: pytest.skip(reason)
+pytestmark = [pytest.mark.slow, pytest.mark.browser]  # a training run and a Chromium start per test
 
 
 def _assert_clean(r, min_colours=50):

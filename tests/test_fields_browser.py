@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from browser import ARTIFACTS, ROOT, check_page, why_no_browser
+from browser import ARTIFACTS, ROOT, check_page
 from deepearth.data import load_observations
 from deepearth.fields import query_field, save_field_html
 from deepearth.maps import external_urls
@@ -16,16 +16,9 @@ from deepearth.sampling import ContextSampler, NeighbourIndex, gather_context
 from deepearth.splits import make_split
 
 # training (~10 s) and a Chromium start per page: slow, so `make test-fast` skips them
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 OSBS = dict(min_lat=29.655, max_lat=29.745, min_lon=-82.045, max_lon=-81.92)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def browser():
-    "Skip, with the reason, where Chromium cannot run (and cannot be installed by tools/install_browser.sh)."
-    reason = why_no_browser()
-    if reason: pytest.skip(reason)
 
 
 @pytest.fixture(scope='module')
