@@ -103,7 +103,8 @@ def run_train(args) -> int:
     from deepearth.train import run_training, _summary_text
     res = run_training(args.data, args.config, preset=args.preset, epochs=args.epochs, device=args.device, out=args.out,
                        resume=args.resume, overwrite=args.overwrite, max_steps=args.max_steps,
-                       max_test_rows=args.max_test_rows, progress=False if args.no_progress else None)
+                       max_test_rows=args.max_test_rows, progress=False if args.no_progress else None,
+                       checkpoint_every=getattr(args, 'checkpoint_every', None))
     if res['rank'] != 0: return 0
     if not getattr(args, 'no_report', False):
         from deepearth.experiments import write_report
@@ -239,7 +240,7 @@ def build_parser(argv: list[str] | None = None, # the arguments: only the named 
 
 def main(
     argv: list[str] | None = None,  # arguments (None = sys.argv[1:])
-) -> int:  # exit code: 0 ok, 2 input error
+) -> int:  # exit code: 0 ok, 1 diverged, 2 input error, 130/143 training stopped by SIGINT/SIGTERM
     "The `deepearth` command."
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
@@ -251,6 +252,10 @@ def main(
         if type(e).__name__ != 'TrainingDiverged': raise
         print(f"deepearth {args.command}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as e:  # a training run stopped by SIGINT/SIGTERM after writing its checkpoint
+        if type(e).__name__ != 'TrainingInterrupted': raise
+        if e.rank == 0: print(f"deepearth {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
 
 # %% ../nbs/api/40_cli.ipynb #c1c4e097
 if __name__ == '__main__': sys.exit(main())

@@ -6,7 +6,7 @@ Docs: https://deepearth.github.io/deepearth/api/train.html.md"""
 
 # %% ../nbs/api/21_train.ipynb #fda239d3
 from __future__ import annotations
-import argparse, json, math, os, pickle, sys, tempfile, time, zipfile
+import argparse, json, math, os, pickle, shutil, signal, sys, tempfile, threading, time, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -30,7 +30,8 @@ from .model import DeepEarthModel, mask_contexts, masked_losses
 __all__ = ['PARTS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'ARCHITECTURE_FIELDS', 'RUN_FILES', 'Prepared',
            'training_ecological_columns', 'prepare', 'lr_factor', 'config_differences', 'save_checkpoint',
            'read_checkpoint', 'load_checkpoint', 'TrainingDiverged', 'resolve_device', 'init_distributed', 'dist_info',
-           'Trainer', 'default_run_dir', 'run_training', 'train_arguments', 'run_train', 'train_main',
+           'Trainer', 'TrainingInterrupted', 'StopSignals', 'remove_stale_temporaries', 'checkpoint_bytes',
+           'check_output_dir', 'default_run_dir', 'run_training', 'train_arguments', 'run_train', 'train_main',
            'benchmark_training']
 
 # %% ../nbs/api/21_train.ipynb #2b97456d
@@ -550,6 +551,7 @@ def _start_files(self):
     "config.yaml and stats.json; a fresh history, or the resumed run's history up to its checkpoint."
     if not self.is_main or self.out_dir is None: return
     self.out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(self.out_dir)
     _write_text(self.out_dir / 'config.yaml', self.config.to_yaml())
     self.prepared.stats.save(self.out_dir / 'stats.json')
     h = self.out_dir / 'history.jsonl'
@@ -562,40 +564,50 @@ def _start_files(self):
 def fit(self, epochs: int | None = None,  # train this many more epochs (None: to `training.n_epochs`)
         steps: int | None = None,  # and at most this many more steps
         test: bool = True,  # at the end of the run, score the test split with `deepearth.evaluate`
+        checkpoint_every: int | None = None,  # also write last.pt every this many steps (None: at epoch ends only)
         ) -> Trainer:
     "Train, validate every epoch, checkpoint; at the end of the run, test metrics and metrics.json."
     from tqdm.auto import tqdm
     end_epoch = self.tc.n_epochs if epochs is None else min(self.tc.n_epochs, self.epoch + epochs)
     end_step = min(self.total_steps, end_epoch * self.steps_per_epoch, math.inf if steps is None else self.step + steps)
+    every = int(checkpoint_every) if checkpoint_every and checkpoint_every > 0 else None
+    self.preflight()
     self._start_files()
     self._t_start = time.perf_counter()
     self.model.train()
     bar = tqdm(total=max(0, end_step - self.step), disable=not self.progress, desc='train', unit='step', dynamic_ncols=True)
     log_every = max(1, self.tc.log_every_n_steps)
-    try:
-        while self.step < end_step:
-            bar.set_description(f'epoch {self.epoch + 1}/{self.tc.n_epochs}')
-            batches, t0 = self._epoch_batches(self.epoch, self.epoch_step), time.perf_counter()
-            for idx, pad in batches:
-                lr = self.optimizer.param_groups[0]['lr']
-                losses, gn, n_obs = self.train_step(idx, pad)
-                self.epoch_step += 1
-                t1 = time.perf_counter()
-                self._accumulate(losses, gn, n_obs, lr, t1 - t0)
-                if self.step % log_every == 0 or self.step == 1 or self.step == end_step:
-                    row = self._log_train()
-                    bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2g}", refresh=False)
-                bar.update(1)
-                if self.step >= end_step: break
-                t0 = time.perf_counter()
-            if self.epoch_step == self.steps_per_epoch: self.epoch, self.epoch_step = self.epoch + 1, 0
-            if self.tc.validate_every_n_epochs and (self.epoch % self.tc.validate_every_n_epochs == 0 or self.step >= end_step):
-                row = self.validate()
-                improved = row is not None and row['loss'] < self.best_val_loss
-                if improved: self.best_val_loss, self.best_step = row['loss'], self.step
-                self.save(best=improved or row is None)
-            else: self.save(best=False)
-    finally: bar.close()
+    stop = self._stop_request = 0  # the signal that stopped the run (0: none)
+    with StopSignals() as signals:
+        try:
+            while self.step < end_step and not stop:
+                bar.set_description(f'epoch {self.epoch + 1}/{self.tc.n_epochs}')
+                batches, t0 = self._epoch_batches(self.epoch, self.epoch_step), time.perf_counter()
+                for idx, pad in batches:
+                    lr = self.optimizer.param_groups[0]['lr']
+                    losses, gn, n_obs = self.train_step(idx, pad)
+                    self.epoch_step += 1
+                    t1 = time.perf_counter()
+                    self._accumulate(losses, gn, n_obs, lr, t1 - t0)
+                    if self.step % log_every == 0 or self.step == 1 or self.step == end_step:
+                        row = self._log_train()
+                        bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2g}", refresh=False)
+                    bar.update(1)
+                    stop = self._agreed_stop(signals.signum or self._stop_request)
+                    if stop or self.step >= end_step: break
+                    if every and self.step % every == 0 and self.epoch_step < self.steps_per_epoch: self.save(best=False)
+                    t0 = time.perf_counter()
+                if stop: break
+                if self.epoch_step == self.steps_per_epoch: self.epoch, self.epoch_step = self.epoch + 1, 0
+                if self.tc.validate_every_n_epochs and (self.epoch % self.tc.validate_every_n_epochs == 0 or self.step >= end_step):
+                    row = self.validate()
+                    improved = row is not None and row['loss'] < self.best_val_loss
+                    if improved: self.best_val_loss, self.best_step = row['loss'], self.step
+                    self.save(best=improved or row is None)
+                else: self.save(best=False)
+                stop = self._agreed_stop(signals.signum or self._stop_request)
+            if stop: self._interrupted(stop)
+        finally: bar.close()
     if test and self.step >= self.total_steps: self.test()
     for cb in self.callbacks:
         if getattr(cb, 'on_end', None) is not None: cb.on_end(self)
@@ -637,6 +649,122 @@ def test(self, part: str = 'test',  # the split part to score
                   'split': part, 'targets': metrics['targets']}, 'on_eval')
     return metrics
 
+# %% ../nbs/api/21_train.ipynb #6404b1b6
+class TrainingInterrupted(KeyboardInterrupt):
+    "SIGINT or SIGTERM stopped a run after a step; its last.pt holds that step (`checkpoint`)."
+    def __init__(self, message: str, step: int, checkpoint: str | None, signum: int, rank: int = 0):
+        super().__init__(message)
+        self.step, self.checkpoint, self.signum, self.rank = step, checkpoint, signum, rank
+
+    @property
+    def exit_code(self) -> int:
+        "128 + the signal's number, as a shell reports a process stopped by it (130 for SIGINT)."
+        return 128 + self.signum
+
+class StopSignals:
+    "While active (a `with` block): SIGINT and SIGTERM set `signum` instead of stopping the process; a second SIGINT raises KeyboardInterrupt."
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    def __init__(self): self.signum, self._previous = 0, {}
+    def _handle(self, signum, frame):
+        if self.signum and signum == signal.SIGINT: raise KeyboardInterrupt  # the second Ctrl-C: stop now
+        self.signum = self.signum or signum
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # Python runs handlers on the main thread only
+            for s in self.SIGNALS: self._previous[s] = signal.signal(s, self._handle)
+        return self
+    def __exit__(self, *exc):
+        for s, h in self._previous.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
+        self._previous = {}
+
+@patch_to(Trainer)
+def request_stop(self, signum: int = signal.SIGINT):
+    "Stop `fit` after the current step as `signum` would (checkpoint, then `TrainingInterrupted`): for callbacks and other threads."
+    self._stop_request = int(signum)
+
+@patch_to(Trainer)
+def _agreed_stop(self, signum: int) -> int:
+    "The stop signal any process received (0: none); under DDP one all-reduce, so all processes stop after the same step."
+    if self.world_size == 1: return signum
+    t = torch.tensor([signum], dtype=torch.int64, device=self.device if self.device.type == 'cuda' else 'cpu')
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+@patch_to(Trainer)
+def _interrupted(self, signum: int):
+    "Write last.pt and raise `TrainingInterrupted` (every process)."
+    path = self.save(best=False)
+    last = self.out_dir / 'last.pt' if self.out_dir is not None else None
+    name = signal.Signals(signum).name
+    src = self.prepared.source or 'DATA'
+    where = (f"The checkpoint {last} holds step {self.step:,}; continue the run with `deepearth train {src} --out "
+             f"{self.out_dir} --resume` (in Python: `Trainer(...).resume('{last}').fit()`)."
+             if last is not None else "The trainer writes no files (out_dir=None): nothing was saved.")
+    raise TrainingInterrupted(f"Training stopped by {name} after step {self.step:,} of {self.total_steps:,} (epoch "
+                              f"{self.epoch + 1}, step {self.epoch_step:,} of {self.steps_per_epoch:,}). {where}",
+                              self.step, str(path or last) if last is not None else None, signum, self.rank)
+
+def remove_stale_temporaries(folder,  # a run folder
+                             ) -> list[str]:  # the names removed
+    "Remove the temporary files a killed run left in `folder` (`.<run file>.*.tmp`, from `save_checkpoint` and `_write_text`)."
+    gone = []
+    for name in ('last.pt', 'best.pt', 'history.jsonl', 'metrics.json', 'stats.json', 'config.yaml'):
+        for p in Path(folder).glob(f'.{name}.*.tmp'):
+            p.unlink(missing_ok=True); gone.append(p.name)
+    return sorted(set(gone))
+
+def checkpoint_bytes(n_params: int,  # the model's parameters
+                     ) -> int:  # bytes
+    "The size of a checkpoint, from above: float32 weights and AdamW's two moments (12 bytes a parameter), plus 5% and 1 MiB."
+    return int(n_params * 12 * 1.05) + 2**20
+
+def _size(n: float) -> str:
+    for unit in ('bytes', 'KiB', 'MiB', 'GiB', 'TiB'):
+        if n < 1024 or unit == 'TiB': return f'{n:,.0f} {unit}' if unit == 'bytes' else f'{n:,.1f} {unit}'
+        n /= 1024
+
+def check_output_dir(out_dir,  # the run folder (created if missing)
+                     need_bytes: int = 0,  # free space the run needs on its disk
+                     ) -> dict:  # {'free': bytes available, 'need': need_bytes}
+    "Raise `DeepEarthInputError` unless `out_dir` can be created and written and its disk has `need_bytes` free."
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix='.deepearth-write-test.', suffix='.tmp')
+        os.close(fd); os.unlink(probe)
+    except OSError as e:
+        raise DeepEarthInputError(f"The output folder {out} cannot be written ({e.strerror or type(e).__name__}"
+                                  f"{f': {e.filename}' if e.filename else ''}), so the run could not save its "
+                                  f"checkpoints. Choose a folder you can write to with --out (out= in Python), or fix "
+                                  f"the folder's permissions.") from None
+    free = shutil.disk_usage(out).free
+    if need_bytes > free:
+        raise DeepEarthInputError(f"The disk of the output folder {out} has {_size(free)} free, but this run needs about "
+                                  f"{_size(need_bytes)} for its checkpoints (last.pt, best.pt and a temporary copy while "
+                                  f"one is replaced). Free {_size(need_bytes - free)} there, or choose a folder on another "
+                                  f"disk with --out (out= in Python).")
+    return {'free': free, 'need': int(need_bytes)}
+
+@patch_to(Trainer)
+def disk_needed(self) -> int:
+    "Bytes the run's checkpoints need beyond those already on disk: three checkpoints (last, best, a temporary copy), less the existing last.pt and best.pt."
+    one = checkpoint_bytes(sum(p.numel() for p in self.model.parameters()))
+    have = sum(f.stat().st_size for f in (self.out_dir / 'last.pt', self.out_dir / 'best.pt') if f.is_file())
+    return max(3 * one - have, one)
+
+@patch_to(Trainer)
+def preflight(self):
+    "Before training: the output folder can be written and its disk holds the checkpoints (rank 0 checks; all processes raise)."
+    if self.out_dir is None: return
+    err = None
+    if self.is_main:
+        try: check_output_dir(self.out_dir, self.disk_needed())
+        except DeepEarthInputError as e: err = str(e)
+    if self.world_size > 1:
+        box = [err]
+        dist.broadcast_object_list(box, src=0)
+        err = box[0]
+    if err: raise DeepEarthInputError(err)
+
 # %% ../nbs/api/21_train.ipynb #73b5124d
 def default_run_dir(data, config: DeepEarthConfig) -> Path:
     "reports/<data name>-<preset>: where a run goes when no folder is given."
@@ -657,6 +785,7 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
                  max_test_rows: int | None = None,  # score at most this many test rows
                  progress: bool | None = None,  # progress bars
                  callbacks: Sequence = (),  # see `Trainer`
+                 checkpoint_every: int | None = None,  # also write last.pt every this many steps (see `Trainer.fit`)
                  ) -> dict:  # run folder, files, metrics and a summary
     "Load, prepare, train, test: a complete run in one folder (the job behind `deepearth train`)."
     t0 = time.perf_counter()
@@ -667,6 +796,7 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
     cfg = obs.config
     if preset: cfg = cfg.with_preset(preset)
     out = Path(out) if out is not None else default_run_dir(data, cfg)
+    if int(os.environ.get('RANK', '0')) == 0: check_output_dir(out)  # before the data are prepared; space: `preflight`
     last, state = out / 'last.pt', None
     if resume:
         if not last.is_file():
@@ -691,7 +821,7 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
     try:
         if state is not None:
             trainer.resume(state)
-        trainer.fit()
+        trainer.fit(checkpoint_every=checkpoint_every)
         train_rows = [r for r in trainer.history if r['kind'] == 'train']
         vals = [r for r in trainer.history if r['kind'] == 'eval' and r['split'] == 'val']
         return dict(out_dir=str(out), files={n: str(out / n) for n in RUN_FILES if (out / n).exists()},
@@ -711,6 +841,8 @@ def train_arguments(p: argparse.ArgumentParser):
                                                             'small for a CPU demo, paper for a GPU)')
     p.add_argument('--epochs', type=int, help='passes over the training contexts (default: the config)')
     p.add_argument('--max-steps', type=int, metavar='N', help='stop after N optimiser steps')
+    p.add_argument('--checkpoint-every', type=int, metavar='N',
+                   help='also write last.pt every N steps (default: at the end of every epoch only)')
     p.add_argument('--device', help='auto (default), cpu, cuda or cuda:N')
     p.add_argument('--out', metavar='DIR', help='the run folder (default: reports/<data name>-<preset>)')
     p.add_argument('--resume', action='store_true', help='continue the run in --out from its last.pt')
@@ -736,12 +868,13 @@ def run_train(args: argparse.Namespace) -> int:
     "Train a model on a data file and leave a run folder: config.yaml, stats.json, history.jsonl, last.pt, best.pt, metrics.json."
     res = run_training(args.data, args.config, preset=args.preset, epochs=args.epochs, device=args.device, out=args.out,
                        resume=args.resume, overwrite=args.overwrite, max_steps=args.max_steps,
-                       max_test_rows=args.max_test_rows, progress=False if args.no_progress else None)
+                       max_test_rows=args.max_test_rows, progress=False if args.no_progress else None,
+                       checkpoint_every=args.checkpoint_every)
     if res['rank'] == 0: print(json.dumps(res, indent=1, default=float) if args.json else _summary_text(res))
     return 0
 
 def train_main(argv: Sequence[str] | None = None,  # arguments (None: sys.argv[1:])
-               ) -> int:  # exit code: 0 done, 1 diverged, 2 input error
+               ) -> int:  # exit code: 0 done, 1 diverged, 2 input error, 130/143 stopped by SIGINT/SIGTERM
     "`python -m deepearth.train DATA [options]` (also under `torchrun -m deepearth.train`)."
     p = argparse.ArgumentParser(prog='python -m deepearth.train', description=run_train.__doc__)
     train_arguments(p)
@@ -751,6 +884,9 @@ def train_main(argv: Sequence[str] | None = None,  # arguments (None: sys.argv[1
         print(f"deepearth train: error: {e}", file=sys.stderr); return 2
     except TrainingDiverged as e:
         print(f"deepearth train: {e}", file=sys.stderr); return 1
+    except TrainingInterrupted as e:
+        if e.rank == 0: print(f"deepearth train: {e}", file=sys.stderr)
+        return e.exit_code
 
 # %% ../nbs/api/21_train.ipynb #faca8963
 if __name__ == '__main__' and '__file__' in globals():  # `python -m deepearth.train` (not when this notebook runs)

@@ -1,7 +1,10 @@
 """`deepearth run` on the real experiment template: papermill executes nbs/experiments/train.ipynb with parameters into a
-report folder (executed notebook, offline HTML, run files); a bad parameter fails with the failing cell named."""
+report folder (executed notebook, offline HTML, run files); a failing cell exits non-zero, named in the message, with its
+error kept in the executed notebook and its HTML."""
 import json, subprocess, sys
 from pathlib import Path
+
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +35,13 @@ def test_run_failing_cell_exits_nonzero_and_names_it(tmp_path):
     r = run('run', 'nbs/experiments/train.ipynb', '-p', 'data', tmp_path / 'missing.csv', '--out', tmp_path / 'bad')
     assert r.returncode == 1
     assert 'failed in cell' in r.stderr and 'missing.csv' in r.stderr, r.stderr
-    assert (tmp_path / 'bad' / 'train.ipynb').is_file()  # the executed notebook keeps the error
+    # the executed notebook and its HTML keep the error: the failing cell's traceback is in them
+    nb = nbformat.read(tmp_path / 'bad' / 'train.ipynb', as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if o.output_type == 'error']
+    assert len(errors) == 1 and 'missing.csv' in errors[0]['evalue'], errors
+    assert errors[0]['ename'] in r.stderr
+    html = (tmp_path / 'bad' / 'train.html').read_text()
+    assert 'missing.csv' in html and errors[0]['ename'] in html
 
 
 def test_run_unknown_parameter_is_an_input_error(tmp_path):

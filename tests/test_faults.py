@@ -1,0 +1,237 @@
+"""Faults: `deepearth train` killed with SIGKILL during a step, during a checkpoint write and right after one; stopped with
+SIGINT; given an unwritable folder or a full disk. After every kill the last checkpoint loads, `--resume` continues, and
+the finished run equals (on the CPU, exactly) an uninterrupted run of the same config. Real data: a seeded subset of the
+NEON Florida table (1,500 rows: 135 steps an epoch with the tiny preset, so the 150-step run crosses an epoch end)."""
+import json, os, random, shutil, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepearth.config import DeepEarthInputError
+from deepearth.train import check_output_dir, checkpoint_bytes, load_checkpoint, read_checkpoint
+
+from test_train import florida_subset
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS, EVERY = 150, 10  # the run's length, and a checkpoint every 10 steps (the tiny preset logs every 10 too)
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
+TIMING = ('obs_per_s', 'elapsed_s')  # history fields that measure time
+
+
+def same(a, b) -> bool:
+    "Equal tensors (exactly), or equal plain data holding tensors (a module's extra state)."
+    if torch.is_tensor(a): return torch.is_tensor(b) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict): return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)): return type(a) == type(b) and len(a) == len(b) and all(map(same, a, b))
+    return a == b
+
+
+def train_cmd(data, out, *extra):
+    return [sys.executable, '-m', 'deepearth.cli', 'train', str(data), '--preset', 'tiny', '--out', str(out),
+            '--max-steps', str(STEPS), '--checkpoint-every', str(EVERY), '--max-test-rows', '100', '--device', 'cpu',
+            '--no-progress', '--no-report', '--json', *extra]
+
+
+def start(data, out, *extra, log=None):
+    log = log or out.parent / f'{out.name}-{time.monotonic_ns()}.log'
+    f = open(log, 'w')
+    p = subprocess.Popen(train_cmd(data, out, *extra), stdout=f, stderr=subprocess.STDOUT, env=ENV, cwd=ROOT)
+    p.log_path, p.log_file = log, f
+    return p
+
+
+def finish(p, timeout=600):
+    rc = p.wait(timeout=timeout)
+    p.log_file.close()
+    return rc, Path(p.log_path).read_text()
+
+
+def stopped(pid):
+    "True once the process is in the stopped state (after SIGSTOP)."
+    try: return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] in 'Tt'
+    except (FileNotFoundError, IndexError): return False
+
+
+def freeze(p):
+    "SIGSTOP the process and wait until it is stopped: what is on disk then stays as it is until the SIGKILL."
+    os.kill(p.pid, signal.SIGSTOP)
+    for _ in range(10_000):
+        if stopped(p.pid): return
+        time.sleep(0.001)
+    raise AssertionError('the process did not stop')
+
+
+def temporaries(out):
+    return sorted(q.name for q in out.glob('.last.pt.*.tmp'))
+
+
+def wait_for(cond, p, timeout=300, poll=0.001):
+    t0 = time.monotonic()
+    while not cond():
+        if p.poll() is not None: raise AssertionError(f'the run ended (rc {p.returncode}) before the kill point:\n'
+                                                      + Path(p.log_path).read_text()[-3000:])
+        if time.monotonic() - t0 > timeout: raise AssertionError('kill point not reached')
+        time.sleep(poll)
+
+
+def kill(p):
+    os.kill(p.pid, signal.SIGKILL)
+    rc, log = finish(p)
+    assert rc == -signal.SIGKILL, (rc, log[-2000:])
+
+
+def train_rows(out):
+    rows = [json.loads(l) for l in (out / 'history.jsonl').read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+def assert_same_run(a, b, history=True):
+    "Two finished runs: equal weights in last.pt, equal metrics.json, and (optionally) equal history rows."
+    wa, wb = read_checkpoint(a / 'last.pt')['model'], read_checkpoint(b / 'last.pt')['model']
+    assert wa.keys() == wb.keys()
+    for k in wa: assert same(wa[k], wb[k]), k
+    assert json.loads((a / 'metrics.json').read_text()) == json.loads((b / 'metrics.json').read_text())
+    if history: assert train_rows(a) == train_rows(b)
+
+
+def check_loads(out):
+    "last.pt is a whole checkpoint: it loads, its weights are finite; returns its step."
+    model, cfg, stats, st = load_checkpoint(out / 'last.pt')
+    assert cfg.preset == 'tiny' and all(torch.isfinite(q).all() for q in model.parameters())
+    return st['step']
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return florida_subset(tmp_path_factory.mktemp('faults-data'), n=1500, seed=1)
+
+
+@pytest.fixture(scope='module')
+def reference(data, tmp_path_factory):
+    "The uninterrupted run."
+    out = tmp_path_factory.mktemp('faults') / 'reference'
+    rc, log = finish(start(data, out))
+    assert rc == 0, log[-3000:]
+    assert read_checkpoint(out / 'last.pt')['step'] == STEPS
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_at_three_points_then_resume_equals_uninterrupted(data, reference, tmp_path):
+    out, rng, survived = tmp_path / 'killed', random.Random(7), []
+    # (a) during a step: after the first checkpoint, at a seeded random time
+    p = start(data, out)
+    wait_for(lambda: (out / 'last.pt').is_file() and not temporaries(out), p)
+    time.sleep(rng.uniform(0.2, 1.5))
+    kill(p)
+    step = check_loads(out)
+    assert step % EVERY == 0 and 0 < step < STEPS
+    survived.append(('during a step', step))
+    # (b) during a checkpoint write: caught with its temporary file on disk, the process frozen mid-write
+    p = start(data, out, '--resume')
+    while True:
+        wait_for(lambda: temporaries(out), p)
+        freeze(p)
+        if temporaries(out): break
+        os.kill(p.pid, signal.SIGCONT)  # the write ended between the poll and the stop: wait for the next one
+    kill(p)
+    assert temporaries(out)  # the half-written file is there ...
+    step_b = check_loads(out)  # ... and last.pt is the previous, whole checkpoint (the write was of the next one)
+    assert step_b == step
+    survived.append(('during a checkpoint write', step_b))
+    # (c) right after a checkpoint's rename
+    p = start(data, out, '--resume')
+    before = (out / 'last.pt').stat().st_ino
+    wait_for(lambda: (out / 'last.pt').stat().st_ino != before, p)
+    freeze(p)
+    kill(p)
+    step_c = check_loads(out)
+    assert step_c > step_b
+    assert not temporaries(out)  # the resumed run removed what the kill during the write left
+    survived.append(('right after a checkpoint rename', step_c))
+    # the last continuation runs to the end: the same run as the uninterrupted one
+    rc, log = finish(start(data, out, '--resume'))
+    assert rc == 0, log[-3000:]
+    assert check_loads(out) == STEPS
+    assert_same_run(reference, out)
+    print('kill points survived (kill point, step of last.pt):', survived)
+
+
+@pytest.mark.slow
+def test_sigint_stops_after_a_checkpoint_and_resumes(data, reference, tmp_path):
+    out = tmp_path / 'interrupted'
+    p = start(data, out)
+    wait_for(lambda: (out / 'last.pt').is_file(), p)
+    time.sleep(0.5)
+    os.kill(p.pid, signal.SIGINT)
+    rc, log = finish(p)
+    assert rc == 130, log[-3000:]
+    assert 'Training stopped by SIGINT after step' in log and '--resume' in log and str(out / 'last.pt') in log, log
+    assert 'Traceback' not in log
+    step = int(log.split('after step ')[1].split()[0].replace(',', ''))
+    assert check_loads(out) == step and 0 < step < STEPS
+    assert not (out / 'metrics.json').exists()
+    rc, log = finish(start(data, out, '--resume'))
+    assert rc == 0, log[-3000:]
+    # equal weights and metrics; the history row after the stop averages fewer steps, so rows are not compared
+    assert_same_run(reference, out, history=False)
+
+
+@pytest.mark.slow
+def test_sigterm_exits_143_with_a_checkpoint(data, tmp_path):
+    out = tmp_path / 'terminated'
+    p = start(data, out)
+    wait_for(lambda: (out / 'last.pt').is_file(), p)
+    os.kill(p.pid, signal.SIGTERM)
+    rc, log = finish(p)
+    assert rc == 143 and 'stopped by SIGTERM' in log, log[-3000:]
+    assert check_loads(out) > 0
+
+
+def run_cli(data, out, timeout=300):
+    r = subprocess.run(train_cmd(data, out), capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=timeout)
+    return r.returncode, r.stderr
+
+
+@pytest.mark.slow
+def test_unwritable_output_folder_is_refused_before_training(data, tmp_path):
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('a file where a folder should be')
+    rc, err = run_cli(data, blocker / 'run')
+    assert rc == 2 and 'cannot be written' in err and str(blocker / 'run') in err and 'Traceback' not in err, err
+
+
+def mount_tmpfs(where: Path, options: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(where)], capture_output=True)
+    return r.returncode == 0
+
+
+@pytest.mark.slow
+def test_full_or_read_only_disk_is_refused_before_training(data, tmp_path):
+    "A real 4 MiB filesystem (a tmpfs, where this test may mount one) is too small for the tiny run's ~27 MiB."
+    small, ro = tmp_path / 'small-disk', tmp_path / 'read-only-disk'
+    if not mount_tmpfs(small, 'size=4m'): pytest.skip('cannot mount a tmpfs here (needs root); '
+                                                      'test_free_space_check covers the check')
+    try:
+        rc, err = run_cli(data, small / 'run')
+        assert rc == 2 and 'Traceback' not in err, err
+        assert str(small / 'run') in err and '4.0 MiB free, but this run needs about' in err, err
+        assert not (small / 'run' / 'last.pt').exists()
+        assert mount_tmpfs(ro, 'size=4m,ro')
+        rc, err = run_cli(data, ro / 'run')
+        assert rc == 2 and 'cannot be written' in err and 'Read-only file system' in err, err
+    finally:
+        for m in (small, ro): subprocess.run(['umount', str(m)], capture_output=True)
+
+
+def test_free_space_check(tmp_path):
+    "The check against the real free space of this test's folder, with a need larger than it."
+    free = shutil.disk_usage(tmp_path).free
+    with pytest.raises(DeepEarthInputError, match='free, but this run needs about') as e:
+        check_output_dir(tmp_path / 'run', need_bytes=free + 2**40)
+    assert str(tmp_path / 'run') in str(e.value)
+    assert check_output_dir(tmp_path / 'run', need_bytes=1)['free'] > 0
+    # the estimate of a checkpoint covers the weights and AdamW's two moments in float32
+    assert checkpoint_bytes(1_000_000) >= 12_000_000
