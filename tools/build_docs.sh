@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# Build the docs site into _docs/ offline. With Quarto on PATH: nbdev-docs. Without it (this machine: no Quarto binary
+# Build the docs site offline: `tools/build_docs.sh [OUT]` writes it to OUT (default _docs/; the browser test passes a
+# temporary folder). With Quarto on PATH: nbdev-proc-nbs + quarto render. Without it (this machine: no Quarto binary
 # on any reachable registry): nbdev-proc-nbs renders show_doc signatures into _proc/, then the pure-Python smalldocs
-# renders that same _quarto.yml project.
+# renders that same _quarto.yml project. Either way the site links nothing online that it needs to render.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if command -v quarto >/dev/null 2>&1; then
-  nbdev-docs
-else
-  rm -rf _proc _docs
-  # nbdev-proc-nbs offers to install Quarto (it cannot here) and goes on without it
-  log=$(mktemp); nbdev-proc-nbs >"$log" 2>&1 || { cat "$log"; exit 1; }
-  python tools/fix_proc.py _proc
-  smalldocs render _proc
-  # smalldocs writes to _quarto.yml's output-dir relative to _proc; make sure the site lands in _docs/
-  if [ ! -f _docs/index.html ]; then
-    echo "docs build failed: _docs/index.html was not written" >&2; exit 1
-  fi
+root=$PWD
+out=${1:-_docs}
+case "$out" in /*) ;; *) out="$root/$out" ;; esac
+if [ "$out" != "$root/_docs" ] && [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
+  echo "docs: $out exists and is not empty; give a new or empty folder" >&2; exit 2
 fi
-echo "docs: $(find _docs -name '*.html' | wc -l) HTML pages in _docs/"
+rm -rf _proc
+if [ "$out" = "$root/_docs" ]; then rm -rf _docs; fi
+# nbdev-proc-nbs offers to install Quarto when it is missing (it cannot here) and goes on without it
+log=$(mktemp); nbdev-proc-nbs >"$log" 2>&1 || { cat "$log"; exit 1; }
+if command -v quarto >/dev/null 2>&1; then
+  quarto render _proc --output-dir "$out"
+else
+  python tools/fix_proc.py _proc --output-dir "$out"
+  smalldocs render _proc
+fi
+if [ ! -f "$out/index.html" ]; then
+  echo "docs build failed: $out/index.html was not written" >&2; exit 1
+fi
+python tools/fix_proc.py --offline-site "$out"
+echo "docs: $(find "$out" -name '*.html' | wc -l) HTML pages in $out/"
