@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Callable
 
 import deepearth
-from .config import DeepEarthInputError
+from .config import DeepEarthInputError, PRESETS
 
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'DEMO_STEPS', 'DEMO_TEST_ROWS', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments', 'run_inspect',
            'bundled_data', 'demo_arguments', 'run_demo', 'train_arguments', 'run_train', 'evaluate_arguments',
-           'run_evaluate', 'run_arguments', 'run_run', 'field_arguments', 'run_field', 'map_arguments', 'run_map',
-           'tiles_arguments', 'run_tiles', 'build_parser', 'main']
+           'evaluation_data', 'run_evaluate', 'run_arguments', 'run_run', 'field_arguments', 'run_field',
+           'map_arguments', 'run_map', 'tiles_arguments', 'run_tiles', 'build_parser', 'main']
 
 # %% ../nbs/api/40_cli.ipynb #05673b15
 def inspect_data(
@@ -75,7 +75,7 @@ DEMO_TEST_ROWS = 3000  # test rows the demo scores: every target is masked in tu
 
 def demo_arguments(p: argparse.ArgumentParser):
     p.add_argument('--out', metavar='DIR', default='reports/demo', help='the report folder (default: reports/demo)')
-    p.add_argument('--preset', default='small', help='network sizes (default: small, the CPU demo)')
+    p.add_argument('--preset', default='small', choices=sorted(PRESETS), help='network sizes (default: small, the CPU demo)')
     p.add_argument('--epochs', type=int, help="passes over the training contexts (default: the preset's)")
     p.add_argument('--max-steps', type=int, default=DEMO_STEPS, metavar='N', help=f'optimiser steps (default {DEMO_STEPS}: under 10 minutes on 2 CPU cores)')
     p.add_argument('--max-test-rows', type=int, default=DEMO_TEST_ROWS, metavar='N',
@@ -120,18 +120,39 @@ def evaluate_arguments(p: argparse.ArgumentParser):
     p.add_argument('--out', metavar='FILE', help='write the metrics as JSON here (default: print only)')
     p.add_argument('--max-rows', type=int, metavar='N', help='score at most N test rows')
 
+def _modalities_text(cfg) -> str:
+    return ', '.join(f"{m.name} ({m.input_type}: {', '.join(m.columns)})" for m in cfg.modalities) or 'none'
+
+def evaluation_data(checkpoint, data, config, cfg):
+    "Observations of `data` read with checkpoint config `cfg`, or with `config`, which must give the same modalities."
+    from deepearth.data import load_observations, read_config
+    if config:
+        given = read_config(config)
+        if [(m.name, m.input_type, m.columns) for m in given.modalities] != [(m.name, m.input_type, m.columns) for m in cfg.modalities]:
+            raise DeepEarthInputError(f"{config} is a config for other data than checkpoint {checkpoint} was trained on: "
+                                      f"the config has the modalities {_modalities_text(given)}, the checkpoint "
+                                      f"{_modalities_text(cfg)}. A model scores only the modalities and columns it was "
+                                      f"trained on: leave out --config (the checkpoint's own is used), or pass a config "
+                                      f"with the same modality names, types and columns.")
+        return load_observations(data, config)
+    try: return load_observations(data, cfg)
+    except DeepEarthInputError as e:
+        raise DeepEarthInputError(f"Checkpoint {checkpoint} reads data with the config it was trained with, and {e} "
+                                  f"The model needs the columns it was trained on ({_modalities_text(cfg)}); pass "
+                                  f"--config to map another file's coordinate and time columns.") from None
+
 def run_evaluate(args) -> int:
     "Score a checkpoint on a data file: every target masked in turn, in user units, beside the prior, kNN and GBM baselines."
     from deepearth.train import load_checkpoint
-    from deepearth.data import load_observations
     from deepearth.splits import make_split
     from deepearth.evaluate import evaluate, metrics_table
     model, cfg, stats, _ = load_checkpoint(args.checkpoint)
-    obs = load_observations(args.data, args.config if args.config else cfg)
+    obs = evaluation_data(args.checkpoint, args.data, args.config, cfg)
     split = make_split(obs.df, cfg.split)
     metrics = evaluate(model, obs.df, split, stats, cfg, part='test', max_rows=args.max_rows)
     if args.out: Path(args.out).write_text(json.dumps(metrics, indent=1, default=float))
     print(metrics_table(metrics).round(4).to_string())
+    for note in metrics.get('notes', []): print(f'note: {note}.')
     return 0
 
 # %% ../nbs/api/40_cli.ipynb #d31918f2
@@ -206,8 +227,8 @@ def run_tiles(args) -> int:
     except ValueError: raise DeepEarthInputError(f"--zoom must look like 6-10, got {args.zoom!r}.") from None
     ds, _ = _query(args, ('probability',))
     top = ds['probability'].isel({'class': [0]})
-    out = write_tiles(top.to_dataset(name='probability'), 'probability', args.out, zoom=zoom)
-    tile_layer_map(out).save(str(Path(args.out) / 'index.html'))
+    write_tiles(top.to_dataset(name='probability'), 'probability', args.out, zoom=zoom)  # returns the manifest
+    tile_layer_map(args.out).save(str(Path(args.out) / 'index.html'))  # beside the tiles: their paths are relative
     print(f"wrote tiles for zoom {zoom[0]}-{zoom[1]} under {args.out}/ and the viewer {Path(args.out) / 'index.html'}")
     return 0
 

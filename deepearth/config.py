@@ -131,6 +131,12 @@ class ModalityConfig:
         where = where or f'modality_configs.{self.name}'
         _check_choice(f'{where}.input_type', self.input_type, InputType)
         _check_choice(f'{where}.encoding_type', self.encoding_type, EncodingType)
+        if not self.column_name and not self.column_names:
+            raise DeepEarthInputError(
+                f"Modality {self.name!r} (`{where}`) names no column, so there is no such modality to train or to set "
+                f"options for. Give it its column (`column_name: COLUMN` for a categorical, `column_names: [COLUMNS]` "
+                f"for a numerical), or move its settings (loss_weight, min_count, ...) under the entry of an existing "
+                f"modality and delete this one.")
         if self.input_type == 'categorical':
             if self.encoding_type != 'learned_embedding':
                 _bad(f'{where}.encoding_type', self.encoding_type, "'learned_embedding' for a categorical modality")
@@ -351,9 +357,7 @@ class DeepEarthConfig:
     def from_yaml_text(cls, text: str, where='the config text') -> DeepEarthConfig:
         "Read a config from YAML text; `where` names its source in errors."
         try: d = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise DeepEarthInputError(f"{where} is not valid YAML: {e}. Fix the syntax (indentation, colons, brackets) "
-                                      f"and try again.") from None
+        except yaml.YAMLError as e: raise DeepEarthInputError(_yaml_problem(e, text, where)) from None
         if d is None: d = {}
         if not isinstance(d, dict):
             raise DeepEarthInputError(f"{where} must hold a mapping of config fields (preset:, modality_configs:, ...), "
@@ -367,6 +371,17 @@ class DeepEarthConfig:
 
 # %% ../nbs/api/00_config.ipynb #5e9c85a5
 RESERVED_NAMES = frozenset({'location', 'time'})  # token names the model uses for space and time
+
+def _yaml_problem(e, text: str, where: str) -> str:
+    "One paragraph for a YAML syntax error: the file, the line and column, the line's text, and what to do."
+    mark, problem = getattr(e, 'problem_mark', None), getattr(e, 'problem', None) or str(e).splitlines()[0]
+    ctx, cmark = getattr(e, 'context', None), getattr(e, 'context_mark', None)
+    if mark is None: return f"{where} is not valid YAML ({problem}). Fix the syntax and try again."
+    line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ''
+    also = f" ({ctx} that starts at line {cmark.line + 1}, column {cmark.column + 1})" if ctx and cmark else ''
+    return (f"{where} is not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {problem}{also}. "
+            f"Line {mark.line + 1} reads {line.rstrip()!r}. Fix the syntax there (indentation with spaces, not tabs; "
+            f"a space after each colon; matching brackets and quotes) and try again.")
 
 def _bad(field_name, value, allowed):
     raise DeepEarthInputError(f"Invalid config field `{field_name}`: {value!r}. Allowed: {allowed}.")

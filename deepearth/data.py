@@ -235,7 +235,12 @@ def _dwca_table(p: Path) -> Table:
                  f"(CSV or Parquet), or the archive folder that holds meta.xml. Files here: {_list(sorted(x.name for x in p.iterdir()), 10)}.")
         meta = read_dwca_meta(meta_p.read_text(encoding='utf-8', errors='replace'), str(meta_p))
         core = p / meta['location']
-        if not core.is_file(): _err(f"{meta_p} names the core file {meta['location']!r}, which is not in {p}.")
+        if not core.is_file():
+            there = sorted(x.name for x in p.iterdir())
+            close = difflib.get_close_matches(meta['location'], there, n=1)
+            _err(f"{meta_p} names the core file {meta['location']!r} (in <core><files><location>), which is not in "
+                 f"{p}.{f' Did you mean {close[0]!r}?' if close else ''} Files there: {_list(there, 10)}. Put the core "
+                 f"file back (an incomplete download or unzip?) or correct <location> in meta.xml.")
         opener = lambda: open(core, 'rb')
     else:
         try: zf = zipfile.ZipFile(p)
@@ -245,7 +250,9 @@ def _dwca_table(p: Path) -> Table:
                             f"CSV inside ({_list(zf.namelist(), 5)}).")
         meta = read_dwca_meta(zf.read(metas[0]).decode('utf-8', errors='replace'), f'{p}!{metas[0]}')
         inner = metas[0][:-len('meta.xml')] + meta['location']
-        if inner not in zf.namelist(): _err(f"{p}: meta.xml names the core file {meta['location']!r}, which the zip lacks.")
+        if inner not in zf.namelist():
+            _err(f"{p}: meta.xml names the core file {meta['location']!r}, which the zip lacks (it holds "
+                 f"{_list(zf.namelist(), 10)}). Download the archive again, or correct <location> in meta.xml.")
         opener = lambda: zf.open(inner)
     by_index = {i: n for n, i, _ in meta['fields'] if i is not None}
     defaults = {n: d for n, i, d in meta['fields'] if i is None}
@@ -835,8 +842,10 @@ def format_summary(s: dict) -> str:
                          f"{m['missing']:,} missing; most frequent: {top}")
         else:
             for c, st in m['statistics'].items():
+                const = st['min'] is not None and st['min'] == st['max']
                 lines.append(f"  {name} (numerical{', log' if m['log_transform'] else ''}, {c}): mean {f(st['mean'])}, "
-                             f"std {f(st['std'])}, min {f(st['min'])}, max {f(st['max'])}, {st['missing']:,} missing")
+                             f"std {f(st['std'])}, min {f(st['min'])}, max {f(st['max'])}, {st['missing']:,} missing"
+                             + ("; constant: it carries no information (training normalises it with std 1)" if const else ''))
     return '\n'.join(lines)
 
 # %% ../nbs/api/02_data.ipynb #930abfc0

@@ -25,7 +25,8 @@ __all__ = ['DAY_S', 'TOP_K', 'METHODS', 'METRICS', 'HIGHER_IS_BETTER', 'MAX_TREE
            'numerical_metrics', 'location_errors_km', 'location_metrics', 'time_metrics', 'eval_rows', 'truths',
            'present', 'decode_numeric', 'score', 'prior_predict', 'knn_predict', 'gbm_features', 'gbm_predict',
            'tune_days_per_km', 'baselines', 'context_setup', 'evaluation_contexts', 'predict_hidden',
-           'decode_predictions', 'evaluate', 'prediction_frame', 'metrics_table', 'metrics_markdown']
+           'decode_predictions', 'evaluation_notes', 'evaluate', 'prediction_frame', 'metrics_table',
+           'metrics_markdown']
 
 # %% ../nbs/api/20_evaluate.ipynb #19056929
 DAY_S = 86400.0  # seconds per day
@@ -342,13 +343,20 @@ def _visible(features:pd.DataFrame, target:Target) -> pd.DataFrame:
     return features.loc[:, ~(own & (features.columns.str.split(':').str[1] == target.name))]
 
 # %% ../nbs/api/20_evaluate.ipynb #5a2a307b
+def _can_stop_early(kind, y, fraction=0.1) -> bool:
+    "Whether early stopping can hold out `fraction` of the rows: a classifier's part is stratified (2+ rows per class)."
+    if kind != 'classifier': return len(y) >= 2
+    _, counts = np.unique(y, return_counts=True)
+    n_val = math.ceil(fraction * len(y))
+    return bool(counts.min() >= 2 and len(counts) <= n_val <= len(y) - len(counts))
+
 def _hgb(kind, X, y, seed, max_iter=100):
-    "A fitted HistGradientBoosting regressor or classifier with early stopping, fitted on one thread."
+    "A fitted HistGradientBoosting regressor or classifier with early stopping (where the data allows), on one thread."
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     cls = HistGradientBoostingClassifier if kind == 'classifier' else HistGradientBoostingRegressor
     cat = np.array([c.startswith('cat:') for c in X.columns])
-    m = cls(max_iter=max_iter, early_stopping=True, validation_fraction=0.1, n_iter_no_change=10, random_state=seed,
-            categorical_features=cat if cat.any() else None)
+    m = cls(max_iter=max_iter, early_stopping=_can_stop_early(kind, y), validation_fraction=0.1, n_iter_no_change=10,
+            random_state=seed, categorical_features=cat if cat.any() else None)
     return m.fit(X.to_numpy(np.float64), y)
 
 def gbm_predict(target:Target, # what to predict
@@ -596,6 +604,38 @@ def _order(res):
     first = [k for k in ('kind', 'n', 'columns', *METHODS) if k in res]
     return {k: res[k] for k in first + [k for k in res if k not in first]}
 
+def evaluation_notes(df:pd.DataFrame, # the whole table
+                     table:Mapping[str, torch.Tensor], # `stats.transform(df)`
+                     stats:DatasetStatistics, # training statistics
+                     rows:np.ndarray, # the evaluated rows
+                     targets:Sequence[Target], # the evaluated targets
+                    ) -> list[str]: # one sentence per finding
+    "What the evaluated rows hold that training never saw: unseen classes, times and places outside the training range."
+    notes, n = [], len(rows)
+    for tg in targets:
+        if tg.kind != 'categorical': continue
+        ids = table[f'cat/{tg.name}'].numpy()[rows]
+        unk = ids == UNKNOWN_ID
+        if unk.any():
+            ex = ', '.join(repr(str(v)) for v in pd.unique(df[tg.columns[0]].to_numpy()[rows[unk]])[:3])
+            notes.append(f"{tg.name}: {unk.sum():,} of {(ids != MISSING_ID).sum():,} evaluated values are classes not "
+                         f"seen in training (e.g. {ex}); they are [UNKNOWN] and count as misses for every method")
+    t = table['t'].numpy()[rows]
+    out = (t < 0) | (t > 1)
+    if out.any():
+        day = lambda v: pd.Timestamp(float(v), unit='s').strftime('%Y-%m-%d')
+        sec = table['time_s'].numpy()[rows][out]
+        notes.append(f"time: {out.sum():,} of {n:,} evaluated rows lie outside the training period {day(stats.t0)} .. "
+                     f"{day(stats.t1)} (from {day(sec.min())} to {day(sec.max())}); the space-time grids hold them at "
+                     f"the edge of the period (plus its margin), so predictions there are extrapolations")
+    xyz = table['xyz_m'].numpy()[rows]
+    lo, hi, pad = np.asarray(stats.xyz_min), np.asarray(stats.xyz_max), max(stats.extent_m, 1.0) * 0.1
+    far = ((xyz < lo - pad) | (xyz > hi + pad)).any(1)
+    if far.any():
+        notes.append(f"location: {far.sum():,} of {n:,} evaluated rows lie outside the training area (its bounding box "
+                     f"plus 10 %); predictions there are extrapolations")
+    return notes
+
 def evaluate(model:torch.nn.Module, # a DeepEarthModel
              obs_df, # the whole table (`obs.df`) or the `Observations`
              split:Mapping[str, np.ndarray], # from `make_split`
@@ -627,6 +667,7 @@ def evaluate(model:torch.nn.Module, # a DeepEarthModel
                                       f"with {len(rows)} rows: compute them with the same part, max_rows and seed.")
         out = {**with_baselines, 'targets': {k: dict(v) for k, v in with_baselines['targets'].items()}}
     else: out = _header(split, part, rows)
+    out['notes'] = evaluation_notes(df, table, stats, rows, targets_of(config, targets))
     contexts = {}
     for tg in targets_of(config, targets):
         truth = truths(df, table, tg, rows)

@@ -154,6 +154,13 @@ def read_checkpoint(path,  # a checkpoint file
                                   f"best.pt (best validation loss) in its output folder; pass one of those.")
     try: state = torch.load(p, map_location=map_location, weights_only=True)
     except _UNREADABLE as e:
+        if 'Weights only load failed' in str(e):  # a pickled object other than tensors and plain data: never run it
+            what = str(e).split('GLOBAL ', 1)[1].split()[0] if 'GLOBAL ' in str(e) else 'a Python object'
+            raise DeepEarthInputError(f"{p} was refused: it holds pickled Python code ({what}) besides tensors and "
+                                      f"plain data, and unpickling it could run that code. DeepEarth checkpoints hold "
+                                      f"only tensors and plain data, so this file was not written by deepearth.train "
+                                      f"or was altered. Do not load it with weights_only=False unless you trust its "
+                                      f"source; pass the last.pt or best.pt of a DeepEarth run.") from None
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise DeepEarthInputError(f"{p} could not be read as a checkpoint ({type(e).__name__}: {msg}). The file is "
                                   f"truncated (an interrupted copy) or is not a DeepEarth checkpoint. Runs write their "
