@@ -1,4 +1,4 @@
-"""The `deepearth` command: inspect, train, evaluate, run experiments, draw fields and maps, and the demo.
+"""The `deepearth` command: inspect, train, evaluate, run experiments, draw fields and maps, the demo and the benchmarks.
 
 Docs: https://deepearth.github.io/deepearth/api/cli.html.md"""
 
@@ -17,7 +17,7 @@ from .config import DeepEarthInputError
 __all__ = ['DEFAULT_DATA', 'DEMO_STEPS', 'DEMO_TEST_ROWS', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments', 'run_inspect',
            'bundled_data', 'demo_arguments', 'run_demo', 'train_arguments', 'run_train', 'evaluate_arguments',
            'run_evaluate', 'run_arguments', 'run_run', 'field_arguments', 'run_field', 'map_arguments', 'run_map',
-           'tiles_arguments', 'run_tiles', 'build_parser', 'main']
+           'tiles_arguments', 'run_tiles', 'bench_arguments', 'run_bench', 'build_parser', 'main']
 
 # %% ../nbs/api/40_cli.ipynb #05673b15
 def inspect_data(
@@ -211,6 +211,20 @@ def run_tiles(args) -> int:
     return 0
 
 # %% ../nbs/api/40_cli.ipynb #95e7c480
+def bench_arguments(p: argparse.ArgumentParser):
+    p.add_argument('--quick', action='store_true', help='small sizes, one repeat, no demo (under 2 minutes)')
+    p.add_argument('--out', metavar='DIR', default='reports/bench', help='folder for bench.json and bench.md (default: reports/bench)')
+    p.add_argument('--only', nargs='+', metavar='GROUP', help='run only these groups: data contexts grid4d layers train demo')
+    p.add_argument('--threads', type=int, metavar='N', help="torch threads (default: torch's setting)")
+
+def run_bench(args) -> int:
+    "Run the benchmark suite: data path, contexts, Grid4D, MLA/MoE, train steps and the demo, each beside its reference; write bench.json and bench.md."
+    from deepearth.bench import run_bench as bench
+    bench(quick=args.quick, out=args.out, only=args.only, threads=args.threads)
+    print((Path(args.out) / 'bench.md').read_text())
+    return 0
+
+# %% ../nbs/api/40_cli.ipynb #3ad2ee66
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     'inspect': (inspect_arguments, run_inspect),
     'train': (train_arguments, run_train),
@@ -220,6 +234,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable
     'map': (map_arguments, run_map),
     'tiles': (tiles_arguments, run_tiles),
     'demo': (demo_arguments, run_demo),
+    'bench': (bench_arguments, run_bench),
 }  # name -> (add_arguments, run); run's docstring is the help text
 
 def build_parser(argv: list[str] | None = None, # the arguments: only the named subcommand's options are built
