@@ -19,6 +19,7 @@ import torch
 
 import deepearth
 from .config import DeepEarthInputError, preset
+from .cli import BENCH_GROUPS
 from .geo import geodetic_to_ecef
 
 # %% auto #0
@@ -475,7 +476,7 @@ def markdown_table(rec:dict) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/api/50_bench.ipynb #d7cf089f
-BENCHES = ('data', 'contexts', 'grid4d', 'layers', 'train', 'demo')  # the row groups, in order
+BENCHES = BENCH_GROUPS  # the row groups, in order (defined with the CLI, whose `--only` offers them)
 
 def run_bench(quick:bool=False, # small sizes and one repeat: under 2 minutes on 2 cores, no demo
               out:str|Path='reports/bench', # folder for bench.json and bench.md

@@ -14,10 +14,11 @@ import deepearth
 from .config import DeepEarthInputError
 
 # %% auto #0
-__all__ = ['DEFAULT_DATA', 'DEMO_STEPS', 'DEMO_TEST_ROWS', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments', 'run_inspect',
-           'bundled_data', 'demo_arguments', 'run_demo', 'train_arguments', 'run_train', 'evaluate_arguments',
-           'run_evaluate', 'run_arguments', 'run_run', 'field_arguments', 'run_field', 'map_arguments', 'run_map',
-           'tiles_arguments', 'run_tiles', 'bench_arguments', 'run_bench', 'build_parser', 'main']
+__all__ = ['DEFAULT_DATA', 'DEMO_STEPS', 'DEMO_TEST_ROWS', 'BENCH_GROUPS', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments',
+           'run_inspect', 'bundled_data', 'demo_arguments', 'run_demo', 'train_arguments', 'run_train',
+           'evaluate_arguments', 'run_evaluate', 'run_arguments', 'run_run', 'field_arguments', 'run_field',
+           'map_arguments', 'run_map', 'tiles_arguments', 'run_tiles', 'bench_arguments', 'run_bench', 'build_parser',
+           'main']
 
 # %% ../nbs/api/40_cli.ipynb #05673b15
 def inspect_data(
@@ -211,10 +212,12 @@ def run_tiles(args) -> int:
     return 0
 
 # %% ../nbs/api/40_cli.ipynb #95e7c480
+BENCH_GROUPS = ('data', 'contexts', 'grid4d', 'layers', 'train', 'demo')  # the benchmark row groups, in order
+
 def bench_arguments(p: argparse.ArgumentParser):
     p.add_argument('--quick', action='store_true', help='small sizes, one repeat, no demo (under 2 minutes)')
     p.add_argument('--out', metavar='DIR', default='reports/bench', help='folder for bench.json and bench.md (default: reports/bench)')
-    p.add_argument('--only', nargs='+', metavar='GROUP', help='run only these groups: data contexts grid4d layers train demo')
+    p.add_argument('--only', nargs='+', metavar='GROUP', choices=BENCH_GROUPS, help=f"run only these groups: {' '.join(BENCH_GROUPS)}")
     p.add_argument('--threads', type=int, metavar='N', help="torch threads (default: torch's setting)")
 
 def run_bench(args) -> int:
