@@ -1,4 +1,4 @@
-"""The `deepearth` command: inspect, train, evaluate, run experiments, draw fields and maps, and the demo.
+"""The `deepearth` command: inspect, train, evaluate, run experiments, draw fields and maps, the demo and the benchmarks.
 
 Docs: https://deepearth.github.io/deepearth/api/cli.html.md"""
 
@@ -14,10 +14,11 @@ import deepearth
 from .config import DeepEarthInputError, PRESETS
 
 # %% auto #0
-__all__ = ['DEFAULT_DATA', 'DEMO_STEPS', 'DEMO_TEST_ROWS', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments', 'run_inspect',
-           'bundled_data', 'demo_arguments', 'run_demo', 'train_arguments', 'run_train', 'evaluate_arguments',
-           'evaluation_data', 'run_evaluate', 'run_arguments', 'run_run', 'field_arguments', 'run_field',
-           'map_arguments', 'run_map', 'tiles_arguments', 'run_tiles', 'build_parser', 'main']
+__all__ = ['DEFAULT_DATA', 'DEMO_STEPS', 'DEMO_TEST_ROWS', 'BENCH_GROUPS', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments',
+           'run_inspect', 'bundled_data', 'demo_arguments', 'run_demo', 'train_arguments', 'run_train',
+           'evaluate_arguments', 'evaluation_data', 'run_evaluate', 'run_arguments', 'run_run', 'field_arguments',
+           'run_field', 'map_arguments', 'run_map', 'tiles_arguments', 'run_tiles', 'bench_arguments', 'run_bench',
+           'build_parser', 'main']
 
 # %% ../nbs/api/40_cli.ipynb #05673b15
 def inspect_data(
@@ -233,6 +234,22 @@ def run_tiles(args) -> int:
     return 0
 
 # %% ../nbs/api/40_cli.ipynb #95e7c480
+BENCH_GROUPS = ('data', 'contexts', 'grid4d', 'layers', 'train', 'demo')  # the benchmark row groups, in order
+
+def bench_arguments(p: argparse.ArgumentParser):
+    p.add_argument('--quick', action='store_true', help='small sizes, one repeat, no demo (under 2 minutes)')
+    p.add_argument('--out', metavar='DIR', default='reports/bench', help='folder for bench.json and bench.md (default: reports/bench)')
+    p.add_argument('--only', nargs='+', metavar='GROUP', choices=BENCH_GROUPS, help=f"run only these groups: {' '.join(BENCH_GROUPS)}")
+    p.add_argument('--threads', type=int, metavar='N', help="torch threads (default: torch's setting)")
+
+def run_bench(args) -> int:
+    "Run the benchmark suite: data path, contexts, Grid4D, MLA/MoE, train steps and the demo, each beside its reference; write bench.json and bench.md."
+    from deepearth.bench import run_bench as bench
+    bench(quick=args.quick, out=args.out, only=args.only, threads=args.threads)
+    print((Path(args.out) / 'bench.md').read_text())
+    return 0
+
+# %% ../nbs/api/40_cli.ipynb #3ad2ee66
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     'inspect': (inspect_arguments, run_inspect),
     'train': (train_arguments, run_train),
@@ -242,6 +259,7 @@ SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable
     'map': (map_arguments, run_map),
     'tiles': (tiles_arguments, run_tiles),
     'demo': (demo_arguments, run_demo),
+    'bench': (bench_arguments, run_bench),
 }  # name -> (add_arguments, run); run's docstring is the help text
 
 def build_parser(argv: list[str] | None = None, # the arguments: only the named subcommand's options are built
