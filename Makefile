@@ -40,7 +40,7 @@ demo: $(STAMP)  ## the main job on the bundled data
 	$(BIN)/deepearth demo
 
 bench: $(STAMP)  ## the benchmark suite (recorded, never asserted)
-	$(BIN)/python tests/benchmarks/bench_data.py --out reports/bench
+	$(BIN)/deepearth bench --out reports/bench
 
 clean-venv:
 	rm -rf $(VENV)
