@@ -161,7 +161,7 @@ def read_checkpoint(path,  # a checkpoint file
                                       f"only tensors and plain data, so this file was not written by deepearth.train "
                                       f"or was altered. Do not load it with weights_only=False unless you trust its "
                                       f"source; pass the last.pt or best.pt of a DeepEarth run.") from None
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        msg = str(e).strip().splitlines()[0].split('. ')[0][:200] if str(e).strip() else type(e).__name__
         raise DeepEarthInputError(f"{p} could not be read as a checkpoint ({type(e).__name__}: {msg}). The file is "
                                   f"truncated (an interrupted copy) or is not a DeepEarth checkpoint. Runs write their "
                                   f"checkpoints atomically, so a run's own last.pt and best.pt are whole: use one of "

@@ -7,8 +7,8 @@ error keeps its traceback (the last test).
 
 Every bad file is built in tmp_path from real bundled data: rows of the NEON Florida table, the ISU Darwin Core
 Archive, and a checkpoint trained for a few steps on a 2,000-row subset of Florida (2014-2019). Each case runs the CLI
-in this process through `deepearth.cli.main` (the console script's entry point); the `subprocess` variants (marked
-slow) run `python -m deepearth.cli` as a real process. API-only checks of the loader that are not errors (values kept
+in this process through `deepearth.cli.main` (the console script's entry point); for one case of each kind of failure
+a `subprocess` variant (marked slow) runs `python -m deepearth.cli` as a real process. API-only checks of the loader that are not errors (values kept
 as missing, rows rejected and counted) are in tests/test_data_errors.py.
 """
 from __future__ import annotations
@@ -104,6 +104,7 @@ class Case:
     code: int = 2  # the CLI's exit code
     trained: bool = False  # needs the trained checkpoint (slow)
     api_expect: str | None = None  # where the API's phrase differs from the CLI's
+    process: bool = False  # also run as a real process (one case per kind of failure: each costs a Python start)
 
 
 class Ctx:
@@ -367,7 +368,7 @@ def c_constant_column_inspect(t, c):
 
 CASES = [
     # the foundation's cases (issue 2)
-    Case('missing file', c_missing_file, r'does not exist'),
+    Case('missing file', c_missing_file, r'does not exist', process=True),
     Case('missing file, close match', c_missing_file_close_match, r"Did you mean .*florida\.csv\.gz"),
     Case('empty file', c_empty_csv, r'is empty'),
     Case('empty gzip', c_empty_gzip, r'is empty'),
@@ -391,15 +392,15 @@ CASES = [
     Case('meta.xml malformed', c_meta_xml_malformed, r'meta\.xml is not valid XML'),
     Case('meta.xml without core file', c_meta_xml_no_core_file, r'names no data file'),
     Case('meta.xml bad index', c_meta_xml_bad_index, r"index 'three', which is not a column number"),
-    Case('folder without meta.xml', c_folder_without_meta_xml, r'folder without meta\.xml'),
+    Case('folder without meta.xml', c_folder_without_meta_xml, r'folder without meta\.xml', process=True),
     Case('invalid config value', c_invalid_config_value, r"`split\.kind`: 'chronological'"),
-    Case('required argument missing', c_required_argument_missing, r'the following arguments are required: data'),
+    Case('required argument missing', c_required_argument_missing, r'the following arguments are required: data', process=True),
     # issue 7
     Case('meta.xml names a missing file', c_meta_xml_names_missing_file,
          r"names the core file 'occurrences\.txt' .*which is not in .*Did you mean 'occurrence\.txt'\? Files there: "
-         r"meta\.xml, occurrence\.txt"),
+         r"meta\.xml, occurrence\.txt", process=True),
     Case('config is not YAML', c_config_not_yaml,
-         r"broken\.yaml is not valid YAML: line 1[0-9], column \d+: .*Line 1[0-9] reads"),
+         r"broken\.yaml is not valid YAML: line 1[0-9], column \d+: .*Line 1[0-9] reads", process=True),
     Case('config file missing', c_config_missing, r'Config file .*nosuch\.yaml does not exist'),
     Case('modality column not in the data', c_unknown_modality_column,
          r"no column 'habitat' \(modality 'habitat'\).*Columns found \(15\)"),
@@ -409,17 +410,17 @@ CASES = [
     Case('preset unknown in YAML', c_preset_unknown_in_yaml, r"`preset`: 'huge'\. Allowed: one of \['paper', 'small', 'tiny'\]"),
     Case('preset unknown (--preset huge, demo)', c_preset_unknown_option,
          r"argument --preset: invalid choice: 'huge' \(choose from .*paper.*small.*tiny",
-         api_expect=r"`preset`: 'huge'\. Allowed: one of \['paper', 'small', 'tiny'\]"),
+         api_expect=r"`preset`: 'huge'\. Allowed: one of \['paper', 'small', 'tiny'\]", process=True),
     Case('preset unknown (--preset huge, train)', c_preset_unknown_train,
          r"argument --preset: invalid choice: 'huge'", api_expect=r"`preset`: 'huge'\. Allowed"),
     Case('checkpoint missing', c_checkpoint_missing, r'Checkpoint .*nosuch\.pt does not exist'),
     Case('checkpoint truncated (evaluate)', c_checkpoint_truncated,
          r'could not be read as a checkpoint .*The file is truncated', trained=True),
     Case('checkpoint truncated (field)', c_checkpoint_truncated_field,
-         r'could not be read as a checkpoint .*The file is truncated', trained=True),
+         r'could not be read as a checkpoint .*The file is truncated', trained=True, process=True),
     Case('checkpoint with another config (evaluate --config)', c_checkpoint_other_config,
          r"isu_birds_dwca\.yaml is a config for other data than checkpoint .*the config has the modalities species "
-         r"\(categorical: species\), sex", trained=True),
+         r"\(categorical: species\), sex", trained=True, process=True),
     Case('checkpoint scoring other data', c_checkpoint_other_data,
          r"Checkpoint .*last\.pt reads data with the config it was trained with, and .*isu_birds_dwca has no column "
          r"'latitude'", trained=True),
@@ -430,7 +431,7 @@ CASES = [
     # odd but valid: works, and says what it saw
     Case('categories all unseen at evaluation', c_unseen_categories,
          r"species: 50 of 50 evaluated values are classes not seen in training .*\[UNKNOWN\] and count as misses",
-         code=0, trained=True),
+         code=0, trained=True, process=True),
     Case('times all after the training range', c_future_times,
          r"time: \d+ of \d+ evaluated rows lie outside the training period 2014-\d\d-\d\d \.\. 2019-\d\d-\d\d "
          r"\(from 2022-\d\d-\d\d to 2023-\d\d-\d\d\)", code=0, trained=True),
@@ -456,7 +457,7 @@ def run_cli(args, via, capsys):
 
 def params():
     for case in CASES:
-        for via in ('main', 'subprocess'):
+        for via in ('main', 'subprocess') if case.process else ('main',):
             slow = case.trained or via == 'subprocess'
             yield pytest.param(case, via, id=f'{case.name}-{via}', marks=[pytest.mark.slow] if slow else [])
 
