@@ -354,10 +354,17 @@ def _hgb(kind, X, y, seed, max_iter=100):
     "A fitted HistGradientBoosting regressor or classifier with early stopping (where the data allows), on one thread."
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     cls = HistGradientBoostingClassifier if kind == 'classifier' else HistGradientBoostingRegressor
-    cat = np.array([c.startswith('cat:') for c in X.columns])
+    keep = X.notna().any().to_numpy()  # a feature with no value in the training rows (no altitude) carries nothing
+    cat = np.array([c.startswith('cat:') for c in X.columns[keep]])
     m = cls(max_iter=max_iter, early_stopping=_can_stop_early(kind, y), validation_fraction=0.1, n_iter_no_change=10,
             random_state=seed, categorical_features=cat if cat.any() else None)
-    return m.fit(X.to_numpy(np.float64), y)
+    m.fit(X.to_numpy(np.float64)[:, keep], y)
+    m.kept_features_ = keep
+    return m
+
+def _hgb_input(m, Xq: pd.DataFrame) -> np.ndarray:
+    "The query rows' features that model `m` was fitted on."
+    return Xq.to_numpy(np.float64)[:, m.kept_features_]
 
 def gbm_predict(target:Target, # what to predict
                 features:pd.DataFrame, # `gbm_features` of the whole table
@@ -388,7 +395,7 @@ def _gbm_predict(target, features, table, stats, train, rows, max_classes, max_t
         tr = sub(train[ids[train] >= N_SPECIAL])
         if len(np.unique(ids[tr])) < 2: return 'fewer than 2 classes in the training rows'
         m = _hgb('classifier', X.iloc[tr], ids[tr], seed)
-        proba = m.predict_proba(Xq.to_numpy(np.float64))
+        proba = m.predict_proba(_hgb_input(m, Xq))
         top = _topk(proba)
         return np.where(top >= 0, m.classes_[np.maximum(top, 0)], -1)
     if target.kind == 'numerical':
@@ -396,15 +403,19 @@ def _gbm_predict(target, features, table, stats, train, rows, max_classes, max_t
         out = np.zeros((len(rows), z.shape[1]))
         for j in range(z.shape[1]):
             tr = sub(train[~miss[train, j]])
-            if len(tr) >= 2: out[:, j] = _hgb('regressor', X.iloc[tr], z[tr, j], seed).predict(Xq.to_numpy(np.float64))
+            if len(tr) >= 2:
+                m = _hgb('regressor', X.iloc[tr], z[tr, j], seed)
+                out[:, j] = m.predict(_hgb_input(m, Xq))
         return decode_numeric(stats, target, out)
     tr = sub(train)
     if target.kind == 'location':
         y = table['xyz'].numpy()
-        out = np.stack([_hgb('regressor', X.iloc[tr], y[tr, j], seed).predict(Xq.to_numpy(np.float64)) for j in range(3)], 1)
+        models = [_hgb('regressor', X.iloc[tr], y[tr, j], seed) for j in range(3)]
+        out = np.stack([m.predict(_hgb_input(m, Xq)) for m in models], 1)
         return np.asarray(stats.denormalize_xyz(out), np.float64)
     y = table['t'].numpy()
-    return np.asarray(stats.denormalize_time(_hgb('regressor', X.iloc[tr], y[tr], seed).predict(Xq.to_numpy(np.float64))))
+    m = _hgb('regressor', X.iloc[tr], y[tr], seed)
+    return np.asarray(stats.denormalize_time(m.predict(_hgb_input(m, Xq))))
 
 # %% ../nbs/api/20_evaluate.ipynb #7d3454d1
 DAYS_PER_KM_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)  # kNN scales tried, days per km

@@ -157,3 +157,17 @@ def test_markdown_and_errors():
     empty = {**split, 'val': np.array([], np.int64)}
     with pytest.raises(DeepEarthInputError, match='is empty'):
         baselines(df, empty, stats, cfg, part='val')
+
+
+def test_gbm_without_altitude_on_real_archive():
+    "The ISU birds archive has no altitude at all: the trees drop the empty feature instead of failing (was a crash)."
+    from deepearth.data import load_observations
+    obs = load_observations('data/gbif/isu_birds_dwca', 'data/gbif/isu_birds_dwca.yaml')
+    assert obs.df['altitude'].isna().all()
+    split = make_split(obs.df, obs.config.split)
+    stats = DatasetStatistics.fit(obs.df, obs.config, rows=split['train'])
+    res = baselines(obs.df, split, stats, obs.config, targets=['location', 'time'], max_rows=200, gbm=True)
+    for name, metric in (('location', 'median_km'), ('time', 'median_days')):
+        gbm = res['targets'][name]['gbm']
+        assert gbm['n'] == 200 and np.isfinite(gbm[metric]), gbm
+        assert gbm[metric] < res['targets'][name]['prior'][metric]  # the trees learn something without altitude
