@@ -6,7 +6,7 @@ Docs: https://deepearth.github.io/deepearth/api/data.html.md"""
 
 # %% ../nbs/api/02_data.ipynb #ab0039d3
 from __future__ import annotations
-import calendar, codecs, copy, csv, difflib, gzip, re, sys, time, zipfile
+import calendar, codecs, copy, csv, difflib, gzip, re, sys, tempfile, time, zipfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field, asdict
@@ -199,7 +199,7 @@ def _parquet_table(p: Path) -> Table:
     def chunks(cols, size):  # record batches: only one batch of the chosen columns is decoded at a time
         for b in pq.ParquetFile(p).iter_batches(batch_size=size, columns=cols): yield b.to_pandas()
     return Table(str(p), names, lambda cols: pd.read_parquet(p, columns=cols).reset_index(drop=True), 'parquet',
-                 chunks, pq.ParquetFile(p).metadata.num_rows)
+                 chunks, pq.read_metadata(p).num_rows)
 
 # %% ../nbs/api/02_data.ipynb #95f7d10e
 def _local(tag): return tag.rsplit('}', 1)[-1]
@@ -748,7 +748,7 @@ def _finish(odf: pd.DataFrame, rep: LoadReport, cfg: DeepEarthConfig, cm: Column
 
 AUTO_CHUNK_ROWS = 2_000_000  # a Parquet file with more rows than this (or a CSV over AUTO_CHUNK_BYTES) is loaded in chunks
 AUTO_CHUNK_BYTES = 200_000_000
-CHUNK_ROWS = 250_000  # rows per chunk then: about 150 MB of working memory
+CHUNK_ROWS = 100_000  # rows per chunk when none is given: about 150 MB of working memory
 
 def _auto_chunk(table: Table, source) -> bool:
     if table.n_rows is not None: return table.n_rows > AUTO_CHUNK_ROWS
@@ -759,6 +759,7 @@ def load_observations(
     config: DeepEarthConfig | str | Path | None = None,  # a config, or the path of a (dataset) YAML; None = infer
     derived_columns: dict[str, list[str]] | None = None,  # overrides `config.derived_columns`: {name: [column or utc_date/utc_hour, ...]}
     chunk_rows: int | None = None,  # read and validate this many rows at a time (text columns become categoricals); None = CHUNK_ROWS at a time above AUTO_CHUNK_ROWS rows; 0 = never
+    cache_dir: str | Path | None = None,  # load in chunks and keep the kept columns in files under this folder, memory-mapped
 ) -> Observations:
     "Load, validate and report: one canonical row per usable observation, every other row counted with its reason."
     t0 = time.perf_counter()
@@ -767,7 +768,8 @@ def load_observations(
     if derived_columns is not None: cfg.derived_columns = dict(derived_columns)
     table = open_table(source)
     if chunk_rows is None and _auto_chunk(table, source): chunk_rows = CHUNK_ROWS
-    if chunk_rows: return _load_chunked(table, cfg, int(chunk_rows), t0)
+    if cache_dir is not None and not chunk_rows: chunk_rows = CHUNK_ROWS
+    if chunk_rows: return _load_chunked(table, cfg, int(chunk_rows), t0, cache_dir)
     derived = dict(cfg.derived_columns)
     where = table.where
     cm = resolve_columns(table.names, cfg, where)
@@ -796,17 +798,33 @@ def _add_report(total: LoadReport, part: LoadReport):
         d = getattr(total, a)
         for k, v in getattr(part, a).items(): d[k] = (d.get(k, []) + v)[:N_EXAMPLES]
 
+class _NumberColumn:
+    "A numerical column gathered chunk by chunk: in memory, or appended to a raw file that is then memory-mapped."
+    def __init__(self, path: Path | None = None): self.path, self.parts, self.dtype, self.n = path, [], None, 0
+    def add(self, v):
+        v = np.asarray(v)
+        if self.path is None: self.parts.append(v); return
+        if self.dtype is None: self.dtype = v.dtype  # the first chunk's; a later one must cast to it safely
+        if not np.can_cast(v.dtype, self.dtype):
+            _err(f"A column changes type between chunks ({self.dtype} then {v.dtype}; cached in {self.path}): "
+                 f"integers with gaps become decimals. Clean the column, or load without cache_dir.")
+        with open(self.path, 'ab') as f: v.astype(self.dtype).tofile(f)
+        self.n += len(v)
+    def array(self) -> np.ndarray:
+        if self.path is None: return np.concatenate(self.parts)
+        return np.memmap(self.path, self.dtype, 'r', shape=(self.n,)) if self.n else np.zeros(0, self.dtype)
+
 class _TextColumn:
     "A text column gathered chunk by chunk as int32 codes into its labels, in order of first appearance."
-    def __init__(self): self.labels, self.codes = pd.Index([], dtype='str'), []
+    def __init__(self, path: Path | None = None): self.labels, self.codes = pd.Index([], dtype='str'), _NumberColumn(path)
     def add(self, s: pd.Series):
         codes, uniq = pd.factorize(s)  # one pass over the rows; the labels are looked up once per distinct value
         uniq = pd.Index(uniq)
         self.labels = self.labels.append(uniq[~uniq.isin(self.labels)])
         lut = np.append(self.labels.get_indexer(uniq), -1).astype(np.int32)  # code -1 (missing) stays -1
-        self.codes.append(lut[codes])
+        self.codes.add(lut[codes])
     def column(self) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.concatenate(self.codes), categories=self.labels)
+        return pd.Categorical.from_codes(self.codes.array(), categories=self.labels)
 
 def _frames(table: Table, cols, size: int) -> Iterator[pd.DataFrame]:
     "The table's rows in frames of `size` (a reader without chunks is read whole, then cut)."
@@ -814,8 +832,11 @@ def _frames(table: Table, cols, size: int) -> Iterator[pd.DataFrame]:
     df = table.read(cols)
     for i in range(0, len(df), size): yield df.iloc[i:i + size]
 
-def _load_chunked(table: Table, cfg: DeepEarthConfig, size: int, t0: float) -> Observations:
+def _load_chunked(table: Table, cfg: DeepEarthConfig, size: int, t0: float, cache_dir=None) -> Observations:
     "`load_observations` chunk by chunk: the same rows, report and values; text columns as categoricals."
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        cache = Path(tempfile.mkdtemp(prefix='deepearth-columns-', dir=cache_dir))
     derived, where, names = dict(cfg.derived_columns), table.where, table.names
     cm = resolve_columns(names, cfg, where)
     cols = None if not cfg.modality_configs else _needed_columns(cfg, cm, derived, names, where)
@@ -851,21 +872,23 @@ def _load_chunked(table: Table, cfg: DeepEarthConfig, size: int, t0: float) -> O
             is_text = not (pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v))
             if c not in order:
                 order.append(c)
-                if is_text: text[c] = _TextColumn()
-                else: numeric[c] = []
+                path = None if cache_dir is None else cache / f'{len(order):03d}.bin'
+                if is_text: text[c] = _TextColumn(path)
+                else: numeric[c] = _NumberColumn(path)
             if c in text: text[c].add(pd.Series(v))
             elif is_text:
                 _err(f"Column {c!r} of {where} holds numbers in its first chunks but text in the chunk that starts at "
                      f"data row {row0 - len(df) + 1:,}. Clean the column, or load the file in one piece "
                      f"(chunk_rows=0) if it fits in memory.")
-            else: numeric[c].append(np.asarray(v))
+            else: numeric[c].add(v)
     if rep is None: _err(f"{where} has a header but no data rows. Add one row per observation below the header.")
     for a in ('rejected', 'examples', 'problems'):  # the order of REJECTION_REASONS, as in one piece
         setattr(rep, a, {r: getattr(rep, a)[r] for r in REJECTION_REASONS if r in getattr(rep, a)})
     rep.defaults_filled = {k: v for k, v in rep.defaults_filled.items() if v}
-    odf = pd.DataFrame({c: np.concatenate(numeric.pop(c)) if c in numeric else text.pop(c).column() for c in order},
+    odf = pd.DataFrame({c: numeric.pop(c).array() if c in numeric else text.pop(c).column() for c in order},
                        copy=False) if rep.rows_kept else None  # copy=False: the arrays as they are, no second copy
-    rep.notes.append(f'read in chunks of {size:,} rows; text columns held as categoricals')
+    rep.notes.append(f'read in chunks of {size:,} rows; text columns held as categoricals'
+                     + (f'; columns memory-mapped from {cache}' if cache_dir is not None else ''))
     return _finish(odf, rep, cfg, cm, table.kind, where, t0)
 
 # %% ../nbs/api/02_data.ipynb #29eeffef

@@ -12,7 +12,7 @@ The enlargements are written to `--tmp` (never committed). Writes `scale.json` a
 One measurement by hand: `python tests/benchmarks/bench_scale.py --worker load|train PATH CHUNK_ROWS [STEPS]`.
 """
 from __future__ import annotations
-import argparse, json, os, platform, resource, subprocess, sys, time
+import argparse, json, os, platform, resource, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(mode: str, path: str, chunk_rows: int, steps: int = 3) -> dict:
+def worker(mode: str, path: str, chunk_rows: int, steps: int = 3, cache_dir: str | None = None) -> dict:
     "Run one measurement in this process and return its figures."
     from deepearth.config import PRESETS  # noqa: F401  (imports torch and the package before the baseline)
     from deepearth.data import load_observations, read_config
@@ -38,9 +38,9 @@ def worker(mode: str, path: str, chunk_rows: int, steps: int = 3) -> dict:
     cfg = read_config(CONFIG)
     base = _rss_mb()
     t0 = time.perf_counter()
-    obs = load_observations(path, cfg, chunk_rows=chunk_rows)
+    obs = load_observations(path, cfg, chunk_rows=chunk_rows, cache_dir=cache_dir)
     load_s = time.perf_counter() - t0
-    res = dict(mode=mode, path=Path(path).name, chunk_rows=chunk_rows, rows_read=obs.report.rows_read,
+    res = dict(mode=mode, path=Path(path).name, chunk_rows=chunk_rows, cache=cache_dir is not None, rows_read=obs.report.rows_read,
                rows_kept=obs.report.rows_kept, rejected=obs.report.n_rejected, load_s=round(load_s, 2),
                rows_per_s=round(obs.report.rows_read / load_s), rss_imports_mb=round(base),
                rss_after_load_mb=round(_rss_mb()), df_mb=round(obs.df.memory_usage(deep=True).sum() / 2**20))
@@ -62,10 +62,11 @@ def worker(mode: str, path: str, chunk_rows: int, steps: int = 3) -> dict:
     return res
 
 
-def measure(mode: str, path, chunk_rows: int, steps: int = 3) -> dict:
+def measure(mode: str, path, chunk_rows: int, steps: int = 3, cache_dir=None) -> dict:
     "One measurement in a fresh process (its peak RSS is its own)."
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
-    r = subprocess.run([sys.executable, __file__, '--worker', mode, str(path), str(chunk_rows), str(steps)],
+    r = subprocess.run([sys.executable, __file__, '--worker', mode, str(path), str(chunk_rows), str(steps)]
+                       + ([str(cache_dir)] if cache_dir else []),
                        capture_output=True, text=True, env=env)
     if r.returncode: raise RuntimeError(f'{mode} {path} {chunk_rows} failed:\n{r.stderr[-3000:]}')
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -75,37 +76,45 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default=str(ROOT / 'reports' / 'bench'))
     p.add_argument('--tmp', default='/tmp/deepearth-scale')
-    p.add_argument('--sizes', default='1,10,33', help='enlargement factors to load (33 = 10,000,000 rows)')
+    p.add_argument('--sizes', default='1,10,34', help='enlargement factors to load (34: cut at 10,000,000 rows)')
     p.add_argument('--train-sizes', default='1,10', help='factors to load, prepare and train a few steps on')
     p.add_argument('--steps', type=int, default=3)
-    p.add_argument('--chunks', default='0,250000', help='chunk_rows to compare (0 = the table in one piece)')
+    p.add_argument('--chunks', default='0,100000,100000c',
+                   help='chunk_rows to compare (0 = the table in one piece; a trailing c: with a cache_dir in --tmp)')
+    p.add_argument('--name', default='', help='a subfolder of --out for this run')
     p.add_argument('--worker', nargs='+', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
         mode, path, chunk = a.worker[:3]
-        print(json.dumps(worker(mode, path, int(chunk), int(a.worker[3]) if len(a.worker) > 3 else 3)))
+        print(json.dumps(worker(mode, path, int(chunk), int(a.worker[3]) if len(a.worker) > 3 else 3,
+                                a.worker[4] if len(a.worker) > 4 else None)))
         return
     sys.path.insert(0, str(ROOT / 'tools'))
     from enlarge import enlarge
-    sizes = sorted({int(x) for x in a.sizes.split(',')} | {int(x) for x in a.train_sizes.split(',')})
-    paths = {f: SOURCE if f == 1 else enlarge(f, a.tmp, rows=10_000_000 if f == 33 else None) for f in sizes}
+    load_sizes, train_sizes = ({int(x) for x in v.split(',') if x} for v in (a.sizes, a.train_sizes))
+    sizes = sorted(load_sizes | train_sizes)
+    paths = {f: SOURCE if f == 1 else enlarge(f, a.tmp, rows=10_000_000 if f == 34 else None) for f in sizes}
     rows = []
     for f in sizes:
-        for chunk in [int(x) for x in a.chunks.split(',')]:
-            modes = (['load'] if str(f) in a.sizes.split(',') else []) + (['train'] if str(f) in a.train_sizes.split(',') else [])
+        for spec in a.chunks.split(','):
+            chunk, cache = int(spec.rstrip('c')), Path(a.tmp) / 'cache' if spec.endswith('c') else None
+            modes = (['load'] if f in load_sizes else []) + (['train'] if f in train_sizes else [])
             for mode in modes:
-                r = measure(mode, paths[f], chunk, a.steps)
+                r = measure(mode, paths[f], chunk, a.steps, cache)
+                if cache: shutil.rmtree(cache, ignore_errors=True)
                 r['factor'] = f
                 print(json.dumps(r), flush=True)
                 rows.append(r)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     meta = dict(machine=platform.machine(), cpus=os.cpu_count(), python=platform.python_version(),
                 when=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
+    out = out / a.name if a.name else out
+    out.mkdir(parents=True, exist_ok=True)
     (out / 'scale.json').write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
-    head = '| factor | rows | mode | chunk_rows | load s | rows/s | peak RSS MB | after load MB | imports MB |'
-    lines = [head, '|' + '---|' * head.count('|')[:-1] if False else '|' + '---|' * (head.count('|') - 1)]
+    head = '| factor | rows | mode | chunk_rows | cache | load s | rows/s | peak RSS MB | after load MB | imports MB |'
+    lines = [head, '|' + '---|' * (head.count('|') - 1)]
     for r in rows:
-        lines.append(f"| {r['factor']} | {r['rows_read']:,} | {r['mode']} | {r['chunk_rows']:,} | {r['load_s']} | "
+        lines.append(f"| {r['factor']} | {r['rows_read']:,} | {r['mode']} | {r['chunk_rows']:,} | {r['cache']} | {r['load_s']} | "
                      f"{r['rows_per_s']:,} | {r['peak_rss_mb']:,} | {r['rss_after_load_mb']:,} | {r['rss_imports_mb']:,} |")
     (out / 'scale.md').write_text('\n'.join(lines) + '\n')
     print('\n'.join(lines))
