@@ -800,14 +800,16 @@ def _add_report(total: LoadReport, part: LoadReport):
 
 class _NumberColumn:
     "A numerical column gathered chunk by chunk: in memory, or appended to a raw file that is then memory-mapped."
-    def __init__(self, path: Path | None = None): self.path, self.parts, self.dtype, self.n = path, [], None, 0
+    def __init__(self, path: Path | None = None, name: str = ''):
+        self.path, self.name, self.parts, self.dtype, self.n = path, name, [], None, 0
     def add(self, v):
         v = np.asarray(v)
         if self.path is None: self.parts.append(v); return
         if self.dtype is None: self.dtype = v.dtype  # the first chunk's; a later one must cast to it safely
         if not np.can_cast(v.dtype, self.dtype):
-            _err(f"A column changes type between chunks ({self.dtype} then {v.dtype}; cached in {self.path}): "
-                 f"integers with gaps become decimals. Clean the column, or load without cache_dir.")
+            _err(f"Column {self.name!r} changes type between chunks: {self.dtype} in the first, {v.dtype} after row "
+                 f"{self.n:,} of the kept rows (integers with gaps read as decimals), so it cannot be appended to its "
+                 f"cache file {self.path}. Store the column as decimals (or text) in the file, or load without cache_dir.")
         with open(self.path, 'ab') as f: v.astype(self.dtype).tofile(f)
         self.n += len(v)
     def array(self) -> np.ndarray:
@@ -816,7 +818,8 @@ class _NumberColumn:
 
 class _TextColumn:
     "A text column gathered chunk by chunk as int32 codes into its labels, in order of first appearance."
-    def __init__(self, path: Path | None = None): self.labels, self.codes = pd.Index([], dtype='str'), _NumberColumn(path)
+    def __init__(self, path: Path | None = None, name: str = ''):
+        self.labels, self.codes = pd.Index([], dtype='str'), _NumberColumn(path, name)
     def add(self, s: pd.Series):
         codes, uniq = pd.factorize(s)  # one pass over the rows; the labels are looked up once per distinct value
         uniq = pd.Index(uniq)
@@ -873,8 +876,8 @@ def _load_chunked(table: Table, cfg: DeepEarthConfig, size: int, t0: float, cach
             if c not in order:
                 order.append(c)
                 path = None if cache_dir is None else cache / f'{len(order):03d}.bin'
-                if is_text: text[c] = _TextColumn(path)
-                else: numeric[c] = _NumberColumn(path)
+                if is_text: text[c] = _TextColumn(path, c)
+                else: numeric[c] = _NumberColumn(path, c)
             if c in text: text[c].add(pd.Series(v))
             elif is_text:
                 _err(f"Column {c!r} of {where} holds numbers in its first chunks but text in the chunk that starts at "
