@@ -6,12 +6,12 @@ Docs: https://deepearth.github.io/deepearth/api/data.html.md"""
 
 # %% ../nbs/api/02_data.ipynb #ab0039d3
 from __future__ import annotations
-import calendar, codecs, copy, csv, difflib, gzip, re, sys, time, zipfile
+import calendar, codecs, copy, csv, difflib, gzip, re, sys, tempfile, time, zipfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -23,10 +23,11 @@ from deepearth.config import (
 from .geo import geodetic_to_ecef, ecef_to_geodetic, bounds_from_geojson
 
 # %% auto #0
-__all__ = ['REJECTION_REASONS', 'N_EXAMPLES', 'CANONICAL_COLUMNS', 'COLUMN_ALIASES', 'DAY_S', 'DERIVED_TIME_PARTS', 'LoadReport',
-           'Observations', 'Table', 'read_dwca_meta', 'open_table', 'resolve_columns', 'parse_time', 'parse_times',
-           'infer_config', 'load_observations', 'sibling_config', 'read_config', 'config_yaml', 'summarize',
-           'format_summary', 'cube_dims', 'datacube_to_frame', 'sample_datacube']
+__all__ = ['REJECTION_REASONS', 'N_EXAMPLES', 'CANONICAL_COLUMNS', 'COLUMN_ALIASES', 'DAY_S', 'DERIVED_TIME_PARTS',
+           'AUTO_CHUNK_ROWS', 'AUTO_CHUNK_BYTES', 'CHUNK_ROWS', 'LoadReport', 'Observations', 'Table', 'read_dwca_meta',
+           'open_table', 'resolve_columns', 'parse_time', 'parse_times', 'infer_config', 'load_observations',
+           'sibling_config', 'read_config', 'config_yaml', 'summarize', 'format_summary', 'cube_dims',
+           'datacube_to_frame', 'sample_datacube']
 
 # %% ../nbs/api/02_data.ipynb #92d63056
 REJECTION_REASONS = {  # reason -> what it means; a rejected row is counted under the first that applies, in this order
@@ -119,6 +120,8 @@ class Table:
     names: list[str]  # column names in source order
     read: Callable[[list[str] | None], pd.DataFrame]  # columns -> DataFrame (RangeIndex, one row per data row)
     kind: str  # csv, parquet, dwca, dataframe or xarray
+    chunks: Callable[[list[str] | None, int], Iterator[pd.DataFrame]] | None = None  # (columns, rows per chunk) -> frames in order; None = read whole
+    n_rows: int | None = None  # data rows, where the source says without reading them (Parquet metadata)
 
 def _err(msg): raise DeepEarthInputError(msg)
 
@@ -173,7 +176,15 @@ def _csv_table(p: Path) -> Table:
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
             _err(f"{where} could not be parsed as a {'tab' if sep == chr(9) else repr(sep)}-separated table: {e}. "
                  f"Check that every line has the same number of fields as the header.")
-    return Table(where, names, read, 'csv')
+
+    def chunks(cols, size):
+        try:
+            with pd.read_csv(p, sep=sep, usecols=cols, quoting=quoting, low_memory=False, skip_blank_lines=False,
+                             encoding='utf-8-sig', chunksize=size) as it: yield from it
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+            _err(f"{where} could not be parsed as a {'tab' if sep == chr(9) else repr(sep)}-separated table: {e}. "
+                 f"Check that every line has the same number of fields as the header.")
+    return Table(where, names, read, 'csv', chunks)
 
 def _parquet_table(p: Path) -> Table:
     "A Parquet file as a Table (the schema is read first; only the needed columns are read)."
@@ -184,7 +195,11 @@ def _parquet_table(p: Path) -> Table:
              f"pyarrow or polars, or a CSV.")
     names = [n for n in names if n != '__index_level_0__']
     _check_header(names, str(p))
-    return Table(str(p), names, lambda cols: pd.read_parquet(p, columns=cols).reset_index(drop=True), 'parquet')
+
+    def chunks(cols, size):  # record batches: only one batch of the chosen columns is decoded at a time
+        for b in pq.ParquetFile(p).iter_batches(batch_size=size, columns=cols): yield b.to_pandas()
+    return Table(str(p), names, lambda cols: pd.read_parquet(p, columns=cols).reset_index(drop=True), 'parquet',
+                 chunks, pq.read_metadata(p).num_rows)
 
 # %% ../nbs/api/02_data.ipynb #95f7d10e
 def _local(tag): return tag.rsplit('}', 1)[-1]
@@ -498,7 +513,8 @@ def parse_times(
     return _component_times(df, cm, cfg)
 
 # %% ../nbs/api/02_data.ipynb #f221ebed
-def _check_rows(df: pd.DataFrame, cm: ColumnMap, cfg: DeepEarthConfig, tp: pd.DataFrame, where: str):
+def _check_rows(df: pd.DataFrame, cm: ColumnMap, cfg: DeepEarthConfig, tp: pd.DataFrame, where: str,
+                alt_moments: tuple[float, float] | None = None):  # mean and std of the altitude outlier test, if known
     "Coordinates and the problem masks of every row: (coords dict, {reason: mask}, invalid altitude mask)."
     n, geo = len(df), cfg.coordinate_system == 'geographic'
     prob = {}
@@ -545,8 +561,9 @@ def _check_rows(df: pd.DataFrame, cm: ColumnMap, cfg: DeepEarthConfig, tp: pd.Da
     prob['altitude_outlier'] = np.zeros(n, bool)
     if cfg.altitude_outlier_std:
         ok = ~np.logical_or.reduce(list(prob.values())) & np.isfinite(alt)
-        if ok.sum() > 2:
-            mu, sd = alt[ok].mean(), alt[ok].std()
+        if alt_moments is None and ok.sum() > 2: alt_moments = alt[ok].mean(), alt[ok].std()
+        if alt_moments is not None:
+            mu, sd = alt_moments
             prob['altitude_outlier'] = np.abs(alt - mu) > cfg.altitude_outlier_std * sd
     return dict(latitude=lat, longitude=lon, altitude=alt, xyz=xyz), prob, alt_invalid
 
@@ -664,52 +681,29 @@ def _needed_columns(cfg: DeepEarthConfig, cm: ColumnMap, derived: dict, names: l
 # %% ../nbs/api/02_data.ipynb #9db89d06
 def _first_rows(mask, rows, k=N_EXAMPLES): return rows[np.flatnonzero(mask)[:k]].tolist()
 
-def load_observations(
-    source,  # path (CSV, .csv.gz, Parquet, Darwin Core CSV/TSV, DwC-A folder or zip), DataFrame or xarray.Dataset
-    config: DeepEarthConfig | str | Path | None = None,  # a config, or the path of a (dataset) YAML; None = infer
-    derived_columns: dict[str, list[str]] | None = None,  # overrides `config.derived_columns`: {name: [column or utc_date/utc_hour, ...]}
-) -> Observations:
-    "Load, validate and report: one canonical row per usable observation, every other row counted with its reason."
-    t0 = time.perf_counter()
-    if isinstance(config, (str, Path)): config = read_config(config)
-    cfg = copy.deepcopy(config) if config is not None else DeepEarthConfig()
-    if derived_columns is not None: cfg.derived_columns = dict(derived_columns)
-    derived = dict(cfg.derived_columns)
-    table = open_table(source)
-    where = table.where
-    cm = resolve_columns(table.names, cfg, where)
-    infer = not cfg.modality_configs
-    df = table.read(None if infer else _needed_columns(cfg, cm, derived, table.names, where))
+def _load_frame(df: pd.DataFrame, cfg: DeepEarthConfig, cm: ColumnMap, derived: dict, names: list[str], where: str,
+                row0: int = 0,  # source data rows before this frame (its first row is row0 + 1)
+                alt_moments: tuple[float, float] | None = None,  # of the whole table, for the altitude outlier test
+                ) -> tuple[dict, LoadReport]:
+    "Validate one frame of source rows: the kept rows' canonical and modality columns, and this frame's report."
     n = len(df)
-    if n == 0: _err(f"{where} has a header but no data rows. Add one row per observation below the header.")
-    if infer:
-        cfg = infer_config(df, cfg)
-        if not cfg.modality_configs:
-            _err(f"No modality could be inferred from {where}: besides the coordinates and time, no column holds numbers "
-                 f"or a few repeated classes. Name the modalities in a config (modality_configs:).")
-        _needed_columns(cfg, cm, derived, table.names, where)
-    rows = np.arange(1, n + 1)
+    rows = np.arange(row0 + 1, row0 + n + 1)
     tp = parse_times(df, cm, cfg, where)
-    coords, prob, alt_invalid = _check_rows(df, cm, cfg, tp, where)
+    coords, prob, alt_invalid = _check_rows(df, cm, cfg, tp, where, alt_moments)
 
     # one reason per rejected row (the first in REJECTION_REASONS), and the full tally of problems
     stack = np.stack([prob[r] for r in REJECTION_REASONS], 1)
     bad = stack.any(1)
     first = np.where(bad, stack.argmax(1), -1)
-    reasons = list(REJECTION_REASONS)
     rep = LoadReport(source=where, rows_read=n, rows_kept=int((~bad).sum()),
                      columns={f: v for f, v in asdict(cm).items() if v})
-    for k, r in enumerate(reasons):
+    for k, r in enumerate(REJECTION_REASONS):
         if (first == k).any():
             rep.rejected[r] = int((first == k).sum())
             rep.examples[r] = _first_rows(first == k, rows)
         if prob[r].any(): rep.problems[r] = int(prob[r].sum())
     rep.multi_problem_rows = int((stack.sum(1) > 1).sum())
-    if not rep.rows_kept:
-        _err(f"All {n:,} rows of {where} were rejected: " + '; '.join(
-             f"{r} {c:,} ({REJECTION_REASONS[r]}; e.g. rows {', '.join(map(str, rep.examples[r]))})"
-             for r, c in rep.rejected.items()) + f". Columns used: {', '.join(f'{k} <- {v}' for k, v in rep.columns.items())}. "
-             f"Check that these columns hold what their names say, or name the right ones in the config's `columns:`.")
+    if not rep.rows_kept: return {}, rep
 
     keep = ~bad
     xyz = coords['xyz'][keep]
@@ -737,18 +731,175 @@ def load_observations(
             rep.missing[c] = int(pd.isna(out[c]).sum())
     for c in [cfg.split.column, *(cfg.ecological_columns or [])]:
         if c and c not in out and c in kdf: out[c] = kdf[c]
-    out.update(_derive(kdf, out['time'], derived, table.names, where))
-    odf = pd.DataFrame(out)  # arrays and Series that share the RangeIndex of the kept rows
+    out.update(_derive(kdf, out['time'], derived, names, where))
     for k in ('month', 'day', 'hour'):
         c = int(tp[f'default_{k}'].to_numpy()[keep].sum())
         if c: rep.defaults_filled[k] = c
+    return out, rep
+
+def _finish(odf: pd.DataFrame, rep: LoadReport, cfg: DeepEarthConfig, cm: ColumnMap, kind: str, where: str, t0: float
+            ) -> Observations:
+    "Refuse a load that kept nothing; add the notes; the Observations."
+    if not rep.rows_kept:
+        _err(f"All {rep.rows_read:,} rows of {where} were rejected: " + '; '.join(
+             f"{r} {c:,} ({REJECTION_REASONS[r]}; e.g. rows {', '.join(map(str, rep.examples[r]))})"
+             for r, c in rep.rejected.items()) + f". Columns used: {', '.join(f'{k} <- {v}' for k, v in rep.columns.items())}. "
+             f"Check that these columns hold what their names say, or name the right ones in the config's `columns:`.")
     if not cm.altitude and cfg.coordinate_system == 'geographic':
         rep.notes.append('no altitude column: altitude is missing (NaN) and x, y, z lie on the WGS84 ellipsoid')
     if cm.timestamp and cm.year: rep.notes.append(f'time from {cm.timestamp!r}, or from {cm.year!r}/month/day where it is empty')
-    if table.kind == 'xarray': rep.notes.append('flattened from a datacube: one row per grid cell (and level) with a value')
+    if kind == 'xarray': rep.notes.append('flattened from a datacube: one row per grid cell (and level) with a value')
     cfg.columns = cm
     rep.seconds = time.perf_counter() - t0
     return Observations(odf, rep, cfg, where)
+
+AUTO_CHUNK_ROWS = 2_000_000  # a Parquet file with more rows than this (or a CSV over AUTO_CHUNK_BYTES) is loaded in chunks
+AUTO_CHUNK_BYTES = 200_000_000
+CHUNK_ROWS = 100_000  # rows per chunk when none is given: about 150 MB of working memory
+
+def _auto_chunk(table: Table, source) -> bool:
+    if table.n_rows is not None: return table.n_rows > AUTO_CHUNK_ROWS
+    return table.kind == 'csv' and Path(source).stat().st_size > AUTO_CHUNK_BYTES
+
+def load_observations(
+    source,  # path (CSV, .csv.gz, Parquet, Darwin Core CSV/TSV, DwC-A folder or zip), DataFrame or xarray.Dataset
+    config: DeepEarthConfig | str | Path | None = None,  # a config, or the path of a (dataset) YAML; None = infer
+    derived_columns: dict[str, list[str]] | None = None,  # overrides `config.derived_columns`: {name: [column or utc_date/utc_hour, ...]}
+    chunk_rows: int | None = None,  # read and validate this many rows at a time (text columns become categoricals); None = CHUNK_ROWS at a time above AUTO_CHUNK_ROWS rows; 0 = never
+    cache_dir: str | Path | None = None,  # load in chunks and keep the kept columns in files under this folder, memory-mapped
+) -> Observations:
+    "Load, validate and report: one canonical row per usable observation, every other row counted with its reason."
+    t0 = time.perf_counter()
+    if isinstance(config, (str, Path)): config = read_config(config)
+    cfg = copy.deepcopy(config) if config is not None else DeepEarthConfig()
+    if derived_columns is not None: cfg.derived_columns = dict(derived_columns)
+    table = open_table(source)
+    if chunk_rows is None and _auto_chunk(table, source): chunk_rows = CHUNK_ROWS
+    if cache_dir is not None and not chunk_rows: chunk_rows = CHUNK_ROWS
+    if chunk_rows: return _load_chunked(table, cfg, int(chunk_rows), t0, cache_dir)
+    derived = dict(cfg.derived_columns)
+    where = table.where
+    cm = resolve_columns(table.names, cfg, where)
+    infer = not cfg.modality_configs
+    df = table.read(None if infer else _needed_columns(cfg, cm, derived, table.names, where))
+    if len(df) == 0: _err(f"{where} has a header but no data rows. Add one row per observation below the header.")
+    if infer:
+        cfg = infer_config(df, cfg)
+        if not cfg.modality_configs:
+            _err(f"No modality could be inferred from {where}: besides the coordinates and time, no column holds numbers "
+                 f"or a few repeated classes. Name the modalities in a config (modality_configs:).")
+        _needed_columns(cfg, cm, derived, table.names, where)
+    out, rep = _load_frame(df, cfg, cm, derived, table.names, where)
+    odf = pd.DataFrame(out) if rep.rows_kept else None  # arrays and Series that share the RangeIndex of the kept rows
+    return _finish(odf, rep, cfg, cm, table.kind, where, t0)
+
+# %% ../nbs/api/02_data.ipynb #818a0362
+def _add_report(total: LoadReport, part: LoadReport):
+    "Add the counts and examples of `part` (a later chunk) to `total`."
+    total.rows_read += part.rows_read; total.rows_kept += part.rows_kept
+    total.multi_problem_rows += part.multi_problem_rows
+    for a in ('rejected', 'problems', 'missing', 'invalid_values', 'defaults_filled'):
+        d = getattr(total, a)
+        for k, v in getattr(part, a).items(): d[k] = d.get(k, 0) + v
+    for a in ('examples', 'invalid_examples'):
+        d = getattr(total, a)
+        for k, v in getattr(part, a).items(): d[k] = (d.get(k, []) + v)[:N_EXAMPLES]
+
+class _NumberColumn:
+    "A numerical column gathered chunk by chunk: in memory, or appended to a raw file that is then memory-mapped."
+    def __init__(self, path: Path | None = None, name: str = ''):
+        self.path, self.name, self.parts, self.dtype, self.n = path, name, [], None, 0
+    def add(self, v):
+        v = np.asarray(v)
+        if self.path is None: self.parts.append(v); return
+        if self.dtype is None: self.dtype = v.dtype  # the first chunk's; a later one must cast to it safely
+        if not np.can_cast(v.dtype, self.dtype):
+            _err(f"Column {self.name!r} changes type between chunks: {self.dtype} in the first, {v.dtype} after row "
+                 f"{self.n:,} of the kept rows (integers with gaps read as decimals), so it cannot be appended to its "
+                 f"cache file {self.path}. Store the column as decimals (or text) in the file, or load without cache_dir.")
+        with open(self.path, 'ab') as f: v.astype(self.dtype).tofile(f)
+        self.n += len(v)
+    def array(self) -> np.ndarray:
+        if self.path is None: return np.concatenate(self.parts)
+        return np.memmap(self.path, self.dtype, 'r', shape=(self.n,)) if self.n else np.zeros(0, self.dtype)
+
+class _TextColumn:
+    "A text column gathered chunk by chunk as int32 codes into its labels, in order of first appearance."
+    def __init__(self, path: Path | None = None, name: str = ''):
+        self.labels, self.codes = pd.Index([], dtype='str'), _NumberColumn(path, name)
+    def add(self, s: pd.Series):
+        codes, uniq = pd.factorize(s)  # one pass over the rows; the labels are looked up once per distinct value
+        uniq = pd.Index(uniq)
+        self.labels = self.labels.append(uniq[~uniq.isin(self.labels)])
+        lut = np.append(self.labels.get_indexer(uniq), -1).astype(np.int32)  # code -1 (missing) stays -1
+        self.codes.add(lut[codes])
+    def column(self) -> pd.Categorical:
+        return pd.Categorical.from_codes(self.codes.array(), categories=self.labels)
+
+def _frames(table: Table, cols, size: int) -> Iterator[pd.DataFrame]:
+    "The table's rows in frames of `size` (a reader without chunks is read whole, then cut)."
+    if table.chunks is not None: yield from table.chunks(cols, size); return
+    df = table.read(cols)
+    for i in range(0, len(df), size): yield df.iloc[i:i + size]
+
+def _load_chunked(table: Table, cfg: DeepEarthConfig, size: int, t0: float, cache_dir=None) -> Observations:
+    "`load_observations` chunk by chunk: the same rows, report and values; text columns as categoricals."
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        cache = Path(tempfile.mkdtemp(prefix='deepearth-columns-', dir=cache_dir))
+    derived, where, names = dict(cfg.derived_columns), table.where, table.names
+    cm = resolve_columns(names, cfg, where)
+    cols = None if not cfg.modality_configs else _needed_columns(cfg, cm, derived, names, where)
+    moments = None
+    if cfg.altitude_outlier_std:  # first pass: the altitude moments of the rows without another problem
+        plain, alts = copy.deepcopy(cfg), []
+        plain.altitude_outlier_std = None
+        need = [v for v in asdict(cm).values() if v]
+        for df in _frames(table, need, size):
+            tp = parse_times(df, cm, plain, where)
+            coords, prob, _ = _check_rows(df, cm, plain, tp, where)
+            alt = np.asarray(coords['altitude'], float)
+            alts.append(alt[~np.logical_or.reduce(list(prob.values())) & np.isfinite(alt)])
+        a = np.concatenate(alts) if alts else np.zeros(0)
+        moments = (a.mean(), a.std()) if len(a) > 2 else (np.nan, np.nan)  # NaN: no row is an outlier
+        del alts, a
+    rep, row0, numeric, text, order = None, 0, {}, {}, []
+    for df in _frames(table, cols, size):
+        df = df.reset_index(drop=True)
+        if rep is None and not cfg.modality_configs:  # modalities inferred from the first chunk
+            cfg = infer_config(df, cfg)
+            if not cfg.modality_configs:
+                _err(f"No modality could be inferred from the first {len(df):,} rows of {where}: besides the "
+                     f"coordinates and time, no column holds numbers or a few repeated classes. Name the modalities "
+                     f"in a config (modality_configs:).")
+            cols = _needed_columns(cfg, cm, derived, names, where)
+            df = df[cols]
+        out, part = _load_frame(df, cfg, cm, derived, names, where, row0, moments)
+        row0 += len(df)
+        if rep is None: rep = part
+        else: _add_report(rep, part)
+        for c, v in out.items():
+            is_text = not (pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v))
+            if c not in order:
+                order.append(c)
+                path = None if cache_dir is None else cache / f'{len(order):03d}.bin'
+                if is_text: text[c] = _TextColumn(path, c)
+                else: numeric[c] = _NumberColumn(path, c)
+            if c in text: text[c].add(pd.Series(v))
+            elif is_text:
+                _err(f"Column {c!r} of {where} holds numbers in its first chunks but text in the chunk that starts at "
+                     f"data row {row0 - len(df) + 1:,}. Clean the column, or load the file in one piece "
+                     f"(chunk_rows=0) if it fits in memory.")
+            else: numeric[c].add(v)
+    if rep is None: _err(f"{where} has a header but no data rows. Add one row per observation below the header.")
+    for a in ('rejected', 'examples', 'problems'):  # the order of REJECTION_REASONS, as in one piece
+        setattr(rep, a, {r: getattr(rep, a)[r] for r in REJECTION_REASONS if r in getattr(rep, a)})
+    rep.defaults_filled = {k: v for k, v in rep.defaults_filled.items() if v}
+    odf = pd.DataFrame({c: numeric.pop(c).array() if c in numeric else text.pop(c).column() for c in order},
+                       copy=False) if rep.rows_kept else None  # copy=False: the arrays as they are, no second copy
+    rep.notes.append(f'read in chunks of {size:,} rows; text columns held as categoricals'
+                     + (f'; columns memory-mapped from {cache}' if cache_dir is not None else ''))
+    return _finish(odf, rep, cfg, cm, table.kind, where, t0)
 
 # %% ../nbs/api/02_data.ipynb #29eeffef
 _DATA_SUFFIXES = ('.csv.gz', '.tsv.gz', '.txt.gz', '.csv', '.tsv', '.txt', '.parquet', '.pq', '.zip')
