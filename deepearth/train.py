@@ -805,6 +805,7 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
         state = read_checkpoint(last)
         saved = DeepEarthConfig.from_dict(json.loads(state['config']))
         cfg = saved.with_preset(preset) if preset and preset != saved.preset else saved
+        if max_steps is None and epochs is None: max_steps = state['total_steps']  # the same schedule (learning rates)
     elif last.exists() and not overwrite:
         raise DeepEarthInputError(f"{out} already holds a training run (last.pt). Continue it with --resume "
                                   f"(resume=True), start afresh there with --overwrite (overwrite=True), or choose "
