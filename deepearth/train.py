@@ -503,12 +503,13 @@ def state_dict(self) -> dict:
 
 @patch_to(Trainer)
 def save(self, best: bool = False) -> Path | None:
-    "Write last.pt (and best.pt if `best`) on rank 0; every process must call it."
+    "Write best.pt (if `best`), then last.pt, on rank 0; every process must call it."
     state = self.state_dict()
     if not self.is_main or self.out_dir is None: return None
-    path = save_checkpoint(state, self.out_dir / 'last.pt')
+    # best.pt first: a run killed between the two resumes from the older last.pt and writes best.pt again, where the
+    # other order would leave a last.pt that counts on a best.pt never written
     if best: save_checkpoint(state, self.out_dir / 'best.pt')
-    return path
+    return save_checkpoint(state, self.out_dir / 'last.pt')
 
 @patch_to(Trainer)
 def resume(self, checkpoint,  # a path (last.pt) or a state read by `read_checkpoint`
@@ -812,6 +813,7 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
         state = read_checkpoint(last)
         saved = DeepEarthConfig.from_dict(json.loads(state['config']))
         cfg = saved.with_preset(preset) if preset and preset != saved.preset else saved
+        if max_steps is None and epochs is None: max_steps = state['total_steps']  # the same schedule (learning rates)
     elif last.exists() and not overwrite:
         raise DeepEarthInputError(f"{out} already holds a training run (last.pt). Continue it with --resume "
                                   f"(resume=True), start afresh there with --overwrite (overwrite=True), or choose "

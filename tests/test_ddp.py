@@ -113,3 +113,33 @@ def test_two_processes_agree_with_one_at_the_same_global_batch(tmp_path):
         # after 40 steps are noisier, so their spread is the larger distance of the other seed to either run
         spread = abs(other - one) if 'loss' in k else max(abs(other - one), abs(other - two))
         assert abs(two - one) <= max(DDP_SEED_FACTOR * spread, floor), (k, report[k])
+
+
+@pytest.mark.slow
+def test_sigint_under_torchrun_stops_every_process_after_one_checkpoint(tmp_path):
+    """Ctrl-C in a terminal sends SIGINT to the whole process group (launcher and both processes): the processes agree on
+    the step to stop after, rank 0 writes last.pt and prints the message once; torchrun resumes it to the end."""
+    import signal, time
+    data = florida_subset(tmp_path, n=2000, seed=1)
+    out = tmp_path / 'ddp'
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'deepearth.train',
+           str(data), '--preset', 'tiny', '--out', str(out), '--max-steps', '40', '--checkpoint-every', '10',
+           '--max-test-rows', '100', '--device', 'cpu', '--no-progress', '--json']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    log = tmp_path / 'log.txt'
+    with open(log, 'w') as f:
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+        t0 = time.monotonic()
+        while not (out / 'last.pt').is_file():
+            assert p.poll() is None and time.monotonic() - t0 < 300, log.read_text()[-3000:]
+            time.sleep(0.01)
+        os.killpg(p.pid, signal.SIGINT)
+        p.wait(timeout=120)  # (torchrun itself reports the signal it got with its own traceback and exit code)
+    text = log.read_text()
+    assert text.count('Training stopped by SIGINT after step') == 1, text[-3000:]  # rank 0 only
+    step = int(text.split('after step ')[1].split()[0])
+    state = read_checkpoint(out / 'last.pt')
+    assert state['step'] == step and state['world_size'] == 2 and len(state['rng']['mask']) == 2
+    r = subprocess.run([*cmd, '--resume'], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert json.loads(r.stdout[r.stdout.index('{'):])['steps'] == 40

@@ -1,7 +1,8 @@
-"""Faults: `deepearth train` killed with SIGKILL during a step, during a checkpoint write and right after one; stopped with
-SIGINT; given an unwritable folder or a full disk. After every kill the last checkpoint loads, `--resume` continues, and
-the finished run equals (on the CPU, exactly) an uninterrupted run of the same config. Real data: a seeded subset of the
-NEON Florida table (1,500 rows: 135 steps an epoch with the tiny preset, so the 150-step run crosses an epoch end)."""
+"""Faults: `deepearth train` killed with SIGKILL during a step, during a checkpoint write, right after one, and during
+the write of best.pt at an epoch's end; stopped with SIGINT or SIGTERM; given an unwritable folder or a full disk. After
+every kill the last checkpoint loads, `--resume` continues, and the finished run equals (on the CPU, exactly) an
+uninterrupted run of the same config. Real data: a seeded subset of the NEON Florida table (1,500 rows: 135 steps an
+epoch with the tiny preset, so the 150-step run crosses an epoch end)."""
 import json, os, random, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from test_train import florida_subset
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, EVERY = 150, 10  # the run's length, and a checkpoint every 10 steps (the tiny preset logs every 10 too)
+STEPS_PER_EPOCH = 135  # of the 1,500-row subset with the tiny preset's batch of 8
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
 TIMING = ('obs_per_s', 'elapsed_s')  # history fields that measure time
 
@@ -118,7 +120,7 @@ def reference(data, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_sigkill_at_three_points_then_resume_equals_uninterrupted(data, reference, tmp_path):
+def test_sigkill_at_four_points_then_resume_equals_uninterrupted(data, reference, tmp_path):
     out, rng, survived = tmp_path / 'killed', random.Random(7), []
     # (a) during a step: after the first checkpoint, at a seeded random time
     p = start(data, out)
@@ -150,6 +152,17 @@ def test_sigkill_at_three_points_then_resume_equals_uninterrupted(data, referenc
     assert step_c > step_b
     assert not temporaries(out)  # the resumed run removed what the kill during the write left
     survived.append(('right after a checkpoint rename', step_c))
+    # (d) during the write of best.pt at the end of the first epoch (step 135, after its validation)
+    p = start(data, out, '--resume')
+    while True:
+        wait_for(lambda: list(out.glob('.best.pt.*.tmp')), p)
+        freeze(p)
+        if list(out.glob('.best.pt.*.tmp')): break
+        os.kill(p.pid, signal.SIGCONT)
+    kill(p)
+    step_d = check_loads(out)  # best.pt is written before last.pt: last.pt is the checkpoint before the epoch's end
+    assert step_d == STEPS_PER_EPOCH // EVERY * EVERY and not (out / 'best.pt').exists()
+    survived.append(('during the write of best.pt at the epoch end', step_d))
     # the last continuation runs to the end: the same run as the uninterrupted one
     rc, log = finish(start(data, out, '--resume'))
     assert rc == 0, log[-3000:]
@@ -172,8 +185,12 @@ def test_sigint_stops_after_a_checkpoint_and_resumes(data, reference, tmp_path):
     step = int(log.split('after step ')[1].split()[0].replace(',', ''))
     assert check_loads(out) == step and 0 < step < STEPS
     assert not (out / 'metrics.json').exists()
-    rc, log = finish(start(data, out, '--resume'))
-    assert rc == 0, log[-3000:]
+    # the command the message gives (no --max-steps: the run's length comes from its checkpoint)
+    cmd = [sys.executable, '-m', 'deepearth.cli', 'train', str(data), '--out', str(out), '--resume', '--max-test-rows',
+           '100', '--device', 'cpu', '--no-progress', '--no-report', '--json']
+    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout)['steps'] == STEPS
     # equal weights and metrics; the history row after the stop averages fewer steps, so rows are not compared
     assert_same_run(reference, out, history=False)
 
