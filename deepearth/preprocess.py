@@ -339,6 +339,8 @@ def save(self, path) -> Path:
     "Write the statistics as JSON to `path` (atomically: a temporary file, then a rename)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the mode open() would
     with os.fdopen(fd, 'w') as f: json.dump(self.to_dict(), f, allow_nan=False)
     os.replace(tmp, path)
     return path
