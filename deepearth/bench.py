@@ -1,5 +1,4 @@
-"""`deepearth bench`: every hot path timed beside its reference in the same run, with throughput, peak memory and
-the target it is meant to meet.
+"""`deepearth bench`: every hot path timed beside its reference in the same run, with throughput, peak memory and the target it is meant to meet.
 
 Docs: https://deepearth.github.io/deepearth/api/bench.html.md"""
 

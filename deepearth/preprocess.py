@@ -1,5 +1,4 @@
-"""Training-split statistics, vocabularies with explicit missing and unknown ids, whole-table tensors, and
-vectorised masking.
+"""Training-split statistics, vocabularies with explicit missing and unknown ids, whole-table tensors, and vectorised masking.
 
 Docs: https://deepearth.github.io/deepearth/api/preprocess.html.md"""
 
