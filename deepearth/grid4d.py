@@ -88,7 +88,8 @@ def grid4d_levels(
 def _row_view(table:Tensor) -> Tensor:
     "A float table of 2 features per row seen as one complex number per row (1-D gathers and scatters), else itself."
     two = table.dim() == 2 and table.shape[1] == 2 and table.dtype in (torch.float32, torch.float64)
-    return torch.view_as_complex(table) if two and table.is_contiguous() else table
+    eager = not torch.compiler.is_compiling()  # torch.compile generates no code for complex numbers: it fuses the real path
+    return torch.view_as_complex(table) if two and eager and table.is_contiguous() else table
 
 class HashGrid(nn.Module):
     "Multi-resolution 3D grids with trilinear interpolation; all levels in one table, one gather per forward."
