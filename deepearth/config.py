@@ -242,6 +242,7 @@ class TrainingConfig:
     device: str = 'auto'  # auto, cpu, cuda, cuda:N
     log_every_n_steps: int = 50  # history and progress-bar updates
     validate_every_n_epochs: int = 1  # evaluation on the validation split
+    compile: bool = False  # run the model through `torch.compile` (fused kernels; the first steps compile)
 
 # %% ../nbs/api/00_config.ipynb #8d22a8c6
 CoordinateSystem = Literal['geographic', 'ecef', 'local_xyz']

@@ -85,6 +85,12 @@ def grid4d_levels(
     return df
 
 # %% ../nbs/api/11_grid4d.ipynb #2d336a46
+def _row_view(table:Tensor) -> Tensor:
+    "A float table of 2 features per row seen as one complex number per row (1-D gathers and scatters), else itself."
+    two = table.dim() == 2 and table.shape[1] == 2 and table.dtype in (torch.float32, torch.float64)
+    eager = not torch.compiler.is_compiling()  # torch.compile generates no code for complex numbers: it fuses the real path
+    return torch.view_as_complex(table) if two and eager and table.is_contiguous() else table
+
 class HashGrid(nn.Module):
     "Multi-resolution 3D grids with trilinear interpolation; all levels in one table, one gather per forward."
     def __init__(self,
@@ -124,6 +130,7 @@ class HashGrid(nn.Module):
         i0 = i0.long()
         c = (torch.stack([i0, i0 + 1], 1) * self.mult.t()[:, None, :, None]) & (self.sizes - 1)[:, None]  # (3, 2, L, N)
         c[0] += self.offsets[:, None]  # the level offset, folded into the x term
+        if len(self.table) < 2 ** 31: c = c.int()  # int32 rows: the (8, L, N) index below takes half the bytes
         idx = c[0][:, None, None] ^ c[1][None, :, None] ^ c[2][None, None, :]  # (2, 2, 2, L, N)
         w = torch.stack([1 - f, f], 1)  # (3, 2, L, N)
         W = w[0][:, None, None] * w[1][None, :, None] * w[2][None, None, :]  # (2, 2, 2, L, N)
@@ -133,8 +140,13 @@ class HashGrid(nn.Module):
         "Interpolated features of points `u` `(N, C)` with coordinates in [0, 1] (clamped)."
         N, L, D = u.shape[0], self.n_levels, self.level_dim
         idx, W = self.corners(u)
-        feat = self.table.index_select(0, idx.view(-1)).view(8, L * N, D)  # the one gather
-        out = (feat * W.view(8, L * N, 1)).sum(0)  # (L·N, D)
+        rows, W = _row_view(self.table), W.view(8, L * N)
+        if rows.dim() == 1:  # one complex number per row: 1-D gather, its backward a 1-D index_add_
+            feat = rows.index_select(0, idx.view(-1)).view(8, L * N)  # the one gather
+            out = torch.view_as_real((feat * torch.complex(W, torch.zeros_like(W))).sum(0))  # (L·N, 2)
+        else:
+            feat = rows.index_select(0, idx.view(-1)).view(8, L * N, D)  # the one gather
+            out = (feat * W[..., None]).sum(0)  # (L·N, D)
         return out.view(L, N, D).transpose(0, 1).reshape(N, L * D)
 
 # %% ../nbs/api/11_grid4d.ipynb #d7d74346
@@ -462,10 +474,11 @@ def benchmark_grid4d(
         t_naive = _best_time(step(naive, xyz, t), naive_repeats)
 
     rows = [grid.corners(u)[0].view(-1) for grid, u in ((g.xyz_grid, xyz), (g.st_grids, xyzt))]
-    src = [torch.randn(len(r), level_dim) for r in rows]
+    tables = [_row_view(grid.table.detach()) for grid in (g.xyz_grid, g.st_grids)]  # as the forward pass sees them
+    src = [torch.randn(len(r), *tb.shape[1:], dtype=tb.dtype) for r, tb in zip(rows, tables)]
     def gather_scatter():
-        for grid, r, s in zip((g.xyz_grid, g.st_grids), rows, src):
-            grid.table.detach().index_select(0, r); torch.zeros_like(grid.table).index_add_(0, r, s)
+        for tb, r, s in zip(tables, rows, src):
+            tb.index_select(0, r); torch.zeros_like(tb).index_add_(0, r, s)
     t_gs = _best_time(gather_scatter, repeats)
     a = torch.ones(2 ** 26); b = torch.empty_like(a)  # 256 MB each
     t_copy = _best_time(lambda: b.copy_(a), repeats)

@@ -289,10 +289,11 @@ class Trainer:
         self.net = self.model if self.world_size == 1 else DistributedDataParallel(
             self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None,
             forward_sync_buffers=False)  # the gates' balance biases are updated from all-reduced loads: already equal
+        if self.tc.compile: self.net = torch.compile(self.net)  # the eager `self.model` still holds the weights
         self.params = params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW([{'params': [p for p in params if p.dim() >= 2], 'weight_decay': self.tc.weight_decay},
                                             {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0}],
-                                           lr=self.tc.learning_rate)
+                                           lr=self.tc.learning_rate, fused=self.device.type in ('cpu', 'cuda'))
         # contexts: every process draws the same batches and keeps every world_size-th one
         self.sampler = ContextSampler(len(prepared.table), prepared.neighbours['train'], config.batch_size,
                                       shuffle=True, seed=self.tc.seed)
@@ -335,6 +336,7 @@ class Trainer:
 @patch_to(Trainer)
 def _batch(self, idx: torch.Tensor, pad: torch.Tensor) -> dict:
     "A context batch on the device: the table's tensors at `idx` and the padding mask."
+    if self.device.type == 'cuda': idx, pad = idx.pin_memory(), pad.pin_memory()  # page-locked: the copies overlap
     b = gather_context(self.table, idx.to(self.device, non_blocking=True))
     b['pad'] = pad.to(self.device, non_blocking=True)
     return b
