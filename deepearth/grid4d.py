@@ -1,6 +1,4 @@
-"""The multi-resolution space-time hash encoder (four 3D hash grids: xyz, xyt, yzt, xzt) in pure PyTorch, with
-the range normaliser it needs and the alternative position encoders: random Fourier features, lat/lon sinusoids
-and cyclic time.
+"""The multi-resolution space-time hash encoder (four 3D hash grids: xyz, xyt, yzt, xzt) in pure PyTorch, with the range normaliser it needs and the alternative position encoders: random Fourier features, lat/lon sinusoids and cyclic time.
 
 Docs: https://deepearth.github.io/deepearth/api/grid4d.html.md"""
 
@@ -58,8 +56,9 @@ def level_storage(
 ) -> tuple[np.ndarray, np.ndarray]: # bits (L, 3) per axis of a dense level's padded grid; rows (L,) of each level
     "Bits per axis of each level's padded vertex grid, and its table rows: the padded grid if it fits, else 2**log2_hashmap_size."
     bits = np.array([[int(r).bit_length() for r in row] for row in np.asarray(res).reshape(-1, 3)], dtype=np.int64)
-    padded = 2 ** bits.sum(1)  # bit_length(r) = ceil(log2(r + 1)): vertices 0..r fit in that many bits
-    return bits, np.minimum(padded, 2 ** log2_hashmap_size)
+    total = bits.sum(1)  # bit_length(r) = ceil(log2(r + 1)): vertices 0..r fit in that many bits
+    # a fine level over a continent needs more than 63 bits: compare exponents, never form 2**total (int64 overflow)
+    return bits, np.where(total <= log2_hashmap_size, 2 ** np.minimum(total, log2_hashmap_size), 2 ** log2_hashmap_size)
 
 def grid4d_levels(
     spatial_resolutions:Sequence[float], # spatial cell sizes, metres
@@ -80,7 +79,7 @@ def grid4d_levels(
     res = np.stack([df.res_space, df.res_space, np.where(df.grid == 'xyz', df.res_space, df.res_time)], 1)
     bits, rows = level_storage(res, log2_hashmap_size)
     df['vertices'] = (res + 1).astype(float).prod(1)
-    df['storage'] = np.where(rows == 2 ** bits.sum(1), 'dense', 'hashed')
+    df['storage'] = np.where(bits.sum(1) <= log2_hashmap_size, 'dense', 'hashed')
     df['rows'] = rows
     return df
 
@@ -106,10 +105,11 @@ class HashGrid(nn.Module):
         axes = np.asarray([[0, 1, 2]] * L if axes is None else axes, dtype=np.int64)
         assert axes.shape == (L, 3), f'axes must be (L, 3), got shape {axes.shape}'
         bits, sizes = level_storage(res, log2_hashmap_size)
-        hashed = sizes < 2 ** bits.sum(1)
+        hashed = bits.sum(1) > log2_hashmap_size
         order = np.argsort(-sizes, kind='stable')  # largest first: each offset is a multiple of its level's size
         offsets = np.empty(L, np.int64); offsets[order] = np.cumsum(sizes[order]) - sizes[order]
-        packed = np.stack([np.ones(L, np.int64), 2 ** bits[:, 0], 2 ** (bits[:, 0] + bits[:, 1])], 1)
+        b = np.minimum(bits, 31)  # only dense levels (<= log2_hashmap_size bits in all) use these; no overflow for the rest
+        packed = np.stack([np.ones(L, np.int64), 2 ** b[:, 0], 2 ** (b[:, 0] + b[:, 1])], 1)
         mult = np.where(hashed[:, None], np.array(PRIMES), packed)  # (L, 3) per-axis multipliers
         self.n_levels, self.level_dim, self.hashmap_size = L, level_dim, 2 ** log2_hashmap_size
         for name, v in dict(res=res, axes=axes, hashed=hashed, sizes=sizes, offsets=offsets, mult=mult).items():

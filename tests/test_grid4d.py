@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from deepearth.config import preset
@@ -52,3 +53,26 @@ def test_checkpoint_file_round_trip_and_bf16_cast(tmp_path: Path):
     origin = pe2.normaliser.xyz_origin
     pe2.to(torch.bfloat16)  # casting the model must not round the normaliser's float64 constants
     assert pe2.normaliser.xyz_origin == origin
+
+
+def test_continental_extent_levels_are_hashed():
+    "A 1 m level over 9,400 km needs 72 bits of vertex index: it is hashed (was an int64 overflow to a 0-row level)."
+    from deepearth.grid4d import HashGrid
+    g = HashGrid([[9_400_000] * 3, [4] * 3])
+    assert g.hashed.tolist() == [True, False]
+    assert g.sizes.tolist() == [2 ** 19, 2 ** 9]
+    u = torch.linspace(0, 1, 3000).reshape(1000, 3)
+    out = g(u)
+    assert out.shape == (1000, 4) and torch.isfinite(out).all()
+
+
+@pytest.mark.slow
+def test_train_on_a_continental_archive(tmp_path):
+    "The ISU birds archive spans four continents: `deepearth train` with the preset's 1 m levels runs (it used to crash)."
+    import subprocess, sys
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, '-m', 'deepearth.cli', 'train', str(root / 'data/gbif/isu_birds_dwca'),
+                        '--preset', 'tiny', '--max-steps', '3', '--max-test-rows', '200', '--out', str(tmp_path / 'run')],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / 'run' / 'last.pt').is_file() and (tmp_path / 'run' / 'metrics.json').is_file()
