@@ -12,21 +12,12 @@ import torch
 from deepearth.config import DeepEarthInputError
 from deepearth.train import check_output_dir, checkpoint_bytes, load_checkpoint, read_checkpoint
 
-from test_train import florida_subset
+from test_train import TIMING, florida_subset, same
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, EVERY = 150, 10  # the run's length, and a checkpoint every 10 steps (the tiny preset logs every 10 too)
 STEPS_PER_EPOCH = 135  # of the 1,500-row subset with the tiny preset's batch of 8
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
-TIMING = ('obs_per_s', 'elapsed_s')  # history fields that measure time
-
-
-def same(a, b) -> bool:
-    "Equal tensors (exactly), or equal plain data holding tensors (a module's extra state)."
-    if torch.is_tensor(a): return torch.is_tensor(b) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, dict): return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)): return type(a) == type(b) and len(a) == len(b) and all(map(same, a, b))
-    return a == b
 
 
 def train_cmd(data, out, *extra):

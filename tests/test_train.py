@@ -17,6 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 FLORIDA = ROOT / 'data' / 'neon' / 'neon_florida_multitaxa.csv.gz'
 
 
+TIMING = ('obs_per_s', 'elapsed_s')  # history fields that measure time
+
+
+def same(a, b) -> bool:
+    "Equal tensors (exactly), or equal plain data holding tensors (a module's extra state)."
+    if torch.is_tensor(a): return torch.is_tensor(b) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict): return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)): return type(a) == type(b) and len(a) == len(b) and all(map(same, a, b))
+    return a == b
+
+
 def florida_subset(folder: Path, n: int = 2000, seed: int = 0) -> Path:
     "A seeded random subset of the real Florida table, written with its YAML beside it."
     df = pd.read_csv(FLORIDA, low_memory=False)
