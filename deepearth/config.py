@@ -15,8 +15,9 @@ import yaml
 
 # %% auto #0
 __all__ = ['PositionEncoding', 'InputType', 'EncodingType', 'COORDINATE_FIELDS', 'TIME_FIELDS', 'SplitKind', 'CoordinateSystem',
-           'RESERVED_NAMES', 'PRESETS', 'DeepEarthInputError', 'TransformerConfig', 'Grid4DConfig', 'ModalityConfig',
-           'ColumnMap', 'SplitConfig', 'MaskingConfig', 'TrainingConfig', 'DeepEarthConfig', 'deep_merge', 'preset']
+           'TimeMode', 'RESERVED_NAMES', 'PRESETS', 'DeepEarthInputError', 'TransformerConfig', 'Grid4DConfig',
+           'ModalityConfig', 'ColumnMap', 'SplitConfig', 'MaskingConfig', 'TrainingConfig', 'DeepEarthConfig',
+           'deep_merge', 'preset']
 
 # %% ../nbs/api/00_config.ipynb #81569273
 class DeepEarthInputError(ValueError):
@@ -178,6 +179,25 @@ class ColumnMap:
     minute: str | None = None  # 0..59; missing -> 0
     second: str | None = None  # 0..59.999; missing -> 0
 
+# %% ../nbs/api/00_config.ipynb #280a4a8c
+def _check_time_mode(cfg):
+    "A static config (`time: none`) must not name what only a timed table has: time columns, a temporal split, time bounds."
+    _check_choice('time', cfg.time, TimeMode)
+    if cfg.time != 'none': return
+    named = [f for f in TIME_FIELDS if getattr(cfg.columns, f, None)]
+    if named:
+        raise DeepEarthInputError(
+            f"The config says `time: none` (a static table) but also names time column(s) in `columns`: "
+            f"{', '.join(f'{f}: {getattr(cfg.columns, f)}' for f in named)}. Remove those entries to treat the table as "
+            f"static, or remove `time: none` to use the times.")
+    if cfg.split.kind == 'temporal':
+        _bad('split.kind', cfg.split.kind, "random, spatial or group: a static table (`time: none`) has no time to hold out")
+    if cfg.temporal_bounds:
+        _bad('temporal_bounds', cfg.temporal_bounds, 'empty for a static table (`time: none`): it has no time to bound')
+    parts = [p for v in (cfg.derived_columns or {}).values() if isinstance(v, list) for p in v if p in ('utc_date', 'utc_hour')]
+    if parts:
+        _bad('derived_columns', cfg.derived_columns, f"parts other than {parts[0]!r} for a static table (`time: none`): it has no time")
+
 # %% ../nbs/api/00_config.ipynb #3ed680e7
 SplitKind = Literal['random', 'temporal', 'spatial', 'group']
 
@@ -246,6 +266,7 @@ class TrainingConfig:
 
 # %% ../nbs/api/00_config.ipynb #8d22a8c6
 CoordinateSystem = Literal['geographic', 'ecef', 'local_xyz']
+TimeMode = Literal['columns', 'none']  # columns: every row has a time (from `columns`); none: a static table
 
 @dataclass
 class DeepEarthConfig:
@@ -253,6 +274,7 @@ class DeepEarthConfig:
     preset: str | None = None  # the preset this config was layered on (tiny, small, paper)
     coordinate_system: CoordinateSystem = 'geographic'  # geographic (lat/lon/alt), ecef or local_xyz (metres)
     columns: ColumnMap = field(default_factory=ColumnMap)  # where the coordinates and the time are
+    time: TimeMode = 'columns'  # 'none': a static table (no time column, token, target or temporal neighbours)
     modality_configs: dict[str, ModalityConfig] = field(default_factory=dict)  # the modalities, by name
     split: SplitConfig = field(default_factory=SplitConfig)  # train / validation / test split
     masking_config: MaskingConfig = field(default_factory=MaskingConfig)  # self-supervised masking
@@ -292,6 +314,7 @@ class DeepEarthConfig:
         if self.preset is not None and self.preset not in PRESETS:
             _bad('preset', self.preset, f'one of {sorted(PRESETS)}')
         _check_choice('coordinate_system', self.coordinate_system, CoordinateSystem)
+        _check_time_mode(self)
         for name, m in self.modality_configs.items():
             if name in RESERVED_NAMES: _bad(f'modality_configs.{name}', name, f'a name other than {sorted(RESERVED_NAMES)}')
             if m.name != name: _bad(f'modality_configs.{name}.name', m.name, f'{name!r} (the key) or empty')
