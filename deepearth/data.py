@@ -349,7 +349,7 @@ def resolve_columns(
     for n in names: lower.setdefault(n.lower().strip(), n)
     geo = config.coordinate_system == 'geographic'
     out = {}
-    for f in COORDINATE_FIELDS + TIME_FIELDS:
+    for f in COORDINATE_FIELDS + (TIME_FIELDS if config.time != 'none' else ()):  # time: none reads no time column
         given = getattr(config.columns, f)
         if given is not None:
             if given not in names: _missing_column(given, f'columns.{f} in the config', names, where)
@@ -368,10 +368,11 @@ def resolve_columns(
              + f"). Name the columns in the config, e.g. `columns: {{{lack[0]}: your_column}}`"
              + ("" if geo else f" (coordinate_system is {config.coordinate_system!r})")
              + f". Columns found: {_list(names)}.")
-    if not out.get('timestamp') and not out.get('year'):
+    if config.time != 'none' and not out.get('timestamp') and not out.get('year'):
         _err(f"{where} has no date/time column (looked for timestamp: {', '.join(COLUMN_ALIASES['timestamp'])}; or "
              f"year[, month, day, hour]). Name it in the config, e.g. `columns: {{timestamp: your_column}}` or "
-             f"`columns: {{year: yr, month: mo}}`. Columns found: {_list(names)}.")
+             f"`columns: {{year: yr, month: mo}}`; or, if the table has no time (climate normals, soil samples), "
+             f"declare it static with `time: none`. Columns found: {_list(names)}.")
     return ColumnMap(**out)
 
 # %% ../nbs/api/02_data.ipynb #3d94a93c
@@ -501,6 +502,7 @@ def parse_times(
     where: str = 'the table',  # for messages
 ) -> pd.DataFrame:  # as `parse_time`, one row per table row
     "Times of a table: from its timestamp column where it has a value, else from its year/month/day components."
+    if cfg.time == 'none': return _static_times(len(df))  # a static table: every row gets the placeholder time 0
     if cm.timestamp:
         out = parse_time(df[cm.timestamp], cfg.default_month, cfg.default_day, cfg.default_hour,
                          f'Column {cm.timestamp!r} of {where}')
@@ -511,6 +513,31 @@ def parse_times(
                 for c in out.columns: out.loc[fill, c] = comp[c].to_numpy()
         return out
     return _component_times(df, cm, cfg)
+
+# %% ../nbs/api/02_data.ipynb #5b23278a
+def _static_times(n: int) -> pd.DataFrame:
+    "The `parse_time` frame of `n` rows of a static table: time 0 (a placeholder), width 0, nothing missing or defaulted."
+    z = np.zeros(n, bool)
+    return pd.DataFrame({'time': np.zeros(n), 'time_width': np.zeros(n), 'missing': z, 'invalid': z,
+                         'default_month': z, 'default_day': z, 'default_hour': z})
+
+def _has_time_column(names: list[str], cfg: DeepEarthConfig) -> bool:
+    "Whether the config names a time column or the table has one by alias (timestamp or year)."
+    if any(getattr(cfg.columns, f) for f in TIME_FIELDS): return True
+    lower = {n.lower().strip() for n in names}
+    return any(a in names or a.lower() in lower for f in ('timestamp', 'year') for a in COLUMN_ALIASES[f])
+
+def _infer_time_mode(names: list[str], cfg: DeepEarthConfig):
+    "An inferred config of a table with no time-like column becomes static (`time: none`), in place."
+    if cfg.time == 'columns' and not _has_time_column(names, cfg):
+        cfg.time, cfg._time_inferred = 'none', True  # the mark (not a field) tells the load report why
+
+def _static_note(cfg: DeepEarthConfig) -> str:
+    why = (f"inferred: no date/time column (looked for {', '.join(COLUMN_ALIASES['timestamp'] + ('year',))}), so the "
+           f"table is loaded as static; name a time column in a config if it has one. " if getattr(cfg, '_time_inferred', False)
+           else '')
+    return (f'time: none (static table): {why}No time column is read and no row needs a time; the model has no time '
+            f'token or time target, and contexts have no temporal neighbours')
 
 # %% ../nbs/api/02_data.ipynb #f221ebed
 def _check_rows(df: pd.DataFrame, cm: ColumnMap, cfg: DeepEarthConfig, tp: pd.DataFrame, where: str,
@@ -602,6 +629,7 @@ def infer_config(
 ) -> DeepEarthConfig:  # the config with `columns` resolved and `modality_configs` filled
     "Propose modalities for a table: low-cardinality text -> categorical, numbers -> numerical; ids and free text left out."
     cfg = copy.deepcopy(config) if config is not None else DeepEarthConfig()
+    _infer_time_mode([str(c) for c in df.columns], cfg)
     cm = resolve_columns([str(c) for c in df.columns], cfg)
     used = {v for v in asdict(cm).values() if v}
     mods = {}
@@ -748,6 +776,7 @@ def _finish(odf: pd.DataFrame, rep: LoadReport, cfg: DeepEarthConfig, cm: Column
     if not cm.altitude and cfg.coordinate_system == 'geographic':
         rep.notes.append('no altitude column: altitude is missing (NaN) and x, y, z lie on the WGS84 ellipsoid')
     if cm.timestamp and cm.year: rep.notes.append(f'time from {cm.timestamp!r}, or from {cm.year!r}/month/day where it is empty')
+    if cfg.time == 'none': rep.notes.append(_static_note(cfg))
     if kind == 'xarray': rep.notes.append('flattened from a datacube: one row per grid cell (and level) with a value')
     cfg.columns = cm
     rep.seconds = time.perf_counter() - t0
@@ -779,8 +808,9 @@ def load_observations(
     if chunk_rows: return _load_chunked(table, cfg, int(chunk_rows), t0, cache_dir)
     derived = dict(cfg.derived_columns)
     where = table.where
-    cm = resolve_columns(table.names, cfg, where)
     infer = not cfg.modality_configs
+    if infer: _infer_time_mode(table.names, cfg)
+    cm = resolve_columns(table.names, cfg, where)
     df = table.read(None if infer else _needed_columns(cfg, cm, derived, table.names, where))
     if len(df) == 0: _err(f"{where} has a header but no data rows. Add one row per observation below the header.")
     if infer:
@@ -848,6 +878,7 @@ def _load_chunked(table: Table, cfg: DeepEarthConfig, size: int, t0: float, cach
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         cache = Path(tempfile.mkdtemp(prefix='deepearth-columns-', dir=cache_dir))
     derived, where, names = dict(cfg.derived_columns), table.where, table.names
+    if not cfg.modality_configs: _infer_time_mode(names, cfg)
     cm = resolve_columns(names, cfg, where)
     cols = None if not cfg.modality_configs else _needed_columns(cfg, cm, derived, names, where)
     moments = None
@@ -931,6 +962,7 @@ def config_yaml(
     d = {}
     if cfg.preset: d['preset'] = cfg.preset
     if cfg.coordinate_system != 'geographic': d['coordinate_system'] = cfg.coordinate_system
+    if cfg.time == 'none': d['time'] = 'none'
     d['columns'] = {k: v for k, v in asdict(cfg.columns).items() if v}
     d['modality_configs'] = {n: {'input_type': m.input_type, **_nondefault(m, ModalityConfig(input_type=m.input_type))}
                              for n, m in cfg.modality_configs.items()}
@@ -960,7 +992,8 @@ def summarize(
     s['spatial_extent'] = ({'lat_range': rng('latitude'), 'lon_range': rng('longitude'), 'alt_range': rng('altitude')}
                            if cfg.coordinate_system != 'local_xyz' else {f'{c}_range': rng(c) for c in 'xyz'})
     t = df['time'].to_numpy()
-    s['temporal_extent'] = {'start': _iso_time(np.nanmin(t)), 'end': _iso_time(np.nanmax(t)),
+    if cfg.time == 'none': s['temporal_extent'] = None  # a static table
+    else: s['temporal_extent'] = {'start': _iso_time(np.nanmin(t)), 'end': _iso_time(np.nanmax(t)),
                             'year_range': [pd.Timestamp(np.nanmin(t), unit='s').year, pd.Timestamp(np.nanmax(t), unit='s').year]}
     mods = {}
     for m in cfg.modalities:
@@ -985,7 +1018,8 @@ def format_summary(s: dict) -> str:
     se = s['spatial_extent']
     lines.append('  space: ' + ', '.join(f"{k[:-6]} {f(a)} .. {f(b)}" for k, (a, b) in se.items()))
     te = s['temporal_extent']
-    lines.append(f"  time: {te['start']} .. {te['end']}")
+    lines.append("  time: none (static table: no time token, time target or temporal neighbours)" if te is None else
+                 f"  time: {te['start']} .. {te['end']}")
     for name, m in s['modalities'].items():
         if m['type'] == 'categorical':
             top = ', '.join(f'{k} ({v:,})' for k, v in m['sample_values'].items())
