@@ -147,6 +147,7 @@ class DatasetStatistics:
     t0: float = 0.0  # first training time, UTC epoch seconds
     t1: float = 0.0  # last training time
     time_span_s: float = 1.0  # t1 - t0 (86,400 s if all training rows share one second)
+    has_time: bool = True  # False for a static table (`time: none`): t0 = t1 = 0 and the time tensors are 0
     modalities: dict[str, dict] = field(default_factory=dict)  # name -> {input_type, columns, log_transform, min_count}
     vocabularies: dict[str, list[str]] = field(default_factory=dict)  # name -> id -> label ([MISSING], [UNKNOWN], classes)
     class_counts: dict[str, list[int]] = field(default_factory=dict)  # name -> training rows per id
@@ -168,8 +169,9 @@ class DatasetStatistics:
         cats = ', '.join(f'{k}: {self.n_classes(k)} classes' for k in self.vocabularies)
         nums = ', '.join(f'{k}: {len(v["mean"])} col' for k, v in self.numeric.items())
         days = self.time_span_s / 86400
+        when = f"{days:,.1f} days from {pd.Timestamp(self.t0, unit='s'):%Y-%m-%d}" if self.has_time else 'no time (static)'
         return (f"DatasetStatistics({self.n_rows:,} rows; extent {self.extent_m / 1000:,.1f} km, scale "
-                f"{self.xyz_scale / 1000:,.1f} km; {days:,.1f} days from {pd.Timestamp(self.t0, unit='s'):%Y-%m-%d}; "
+                f"{self.xyz_scale / 1000:,.1f} km; {when}; "
                 f"{cats}; {nums})")
 
 # %% ../nbs/api/03_preprocess.ipynb #20186634
@@ -199,10 +201,14 @@ def fit(cls, data,  # `Observations` or a DataFrame with x, y, z, time and the m
         s.geo_bounds = dict(min_lat=float(df.latitude.min()), max_lat=float(df.latitude.max()),
                             min_lon=float(df.longitude.min()), max_lon=float(df.longitude.max()))
     # time
-    t = _seconds(df, where)
-    s.t0, s.t1 = float(t.min()), float(t.max())
-    s.time_span_s = s.t1 - s.t0
-    if s.time_span_s < 1: notes.append('all training rows share one time: time_span_s set to 1 day'); s.time_span_s = 86400.0
+    if getattr(config, 'time', 'columns') == 'none':  # a static table: no time to fit (t0 = t1 = 0, a day's span)
+        s.has_time, s.time_span_s = False, 86400.0
+        notes.append('static table (time: none): no time statistics; the time tensors are 0')
+    else:
+        t = _seconds(df, where)
+        s.t0, s.t1 = float(t.min()), float(t.max())
+        s.time_span_s = s.t1 - s.t0
+        if s.time_span_s < 1: notes.append('all training rows share one time: time_span_s set to 1 day'); s.time_span_s = 86400.0
     # modalities
     for m in config.modalities:
         s.modalities[m.name] = dict(input_type=m.input_type, columns=list(m.columns), log_transform=bool(m.log_transform),
@@ -393,7 +399,7 @@ def transform(self, data,  # `Observations` or a DataFrame with x, y, z, time an
     "The whole table as tensors, normalised with these statistics (whole-column operations, CPU)."
     df, where = getattr(data, 'df', data), _where(data)
     xyz_m = _xyz(df, where)
-    sec = _seconds(df, where)
+    sec = _seconds(df, where) if self.has_time else np.zeros(len(df))  # static: a constant placeholder time
     out = {'xyz': torch.from_numpy(((xyz_m - np.asarray(self.xyz_center)) / self.xyz_scale).astype(np.float32)),
            'xyz_m': torch.from_numpy(xyz_m),
            't': torch.from_numpy(((sec - self.t0) / self.time_span_s).astype(np.float32)),
