@@ -104,13 +104,14 @@ class DeepEarthModel(nn.Module):
         super().__init__()
         self.config, D = config, config.cross_modal_fusion_config.dim
         self.mods = _stats_modalities(config, stats)
-        self.token_names = ['location', 'time', 'spacetime'] + [n for n, _, _ in self.mods]
+        self.has_time = getattr(config, 'time', 'columns') != 'none'  # a static table: no time token, no time decoder
+        self.token_names = ['location', *(['time'] if self.has_time else []), 'spacetime'] + [n for n, _, _ in self.mods]
         # space and time
         st = config.spatiotemporal_encoder_config
         self.pos = PositionEncoder.from_config(config, stats, seed=config.training.seed)
-        self.time_enc = TimeEncoder(self.pos, stats.t0, stats.time_span_s)
+        self.time_enc = TimeEncoder(self.pos, stats.t0, stats.time_span_s) if self.has_time else None
         self.loc_in = nn.Linear(self.pos.spatial_dim, st.dim)
-        self.time_in = nn.Linear(self.time_enc.out_dim, st.dim)
+        self.time_in = nn.Linear(self.time_enc.out_dim, st.dim) if self.has_time else None
         self.st_in = nn.Linear(self.pos.spacetime_dim, st.dim) if self.pos.spacetime_dim else None
         self.st_encoder = Transformer(st)
         self.st_out = nn.Linear(st.dim, D)
@@ -129,7 +130,7 @@ class DeepEarthModel(nn.Module):
         self.missing_emb = nn.Parameter(torch.randn(D) * 0.02)
         self.fusion = Transformer(config.cross_modal_fusion_config)
         # decoders
-        self.decoders = nn.ModuleDict({'location': _decoder(D, 3), 'time': _decoder(D, 1),
+        self.decoders = nn.ModuleDict({'location': _decoder(D, 3), **({'time': _decoder(D, 1)} if self.has_time else {}),
                                        **{n: _decoder(D, size) for n, _, size in self.mods}})
         nn.init.normal_(self.type_emb.weight, std=0.02)
 
@@ -137,25 +138,25 @@ class DeepEarthModel(nn.Module):
     def n_tokens(self) -> int: return len(self.token_names)
 
     def _coordinate_tokens(self, b, hid_loc, hid_time):
-        "Location, time and space-time tokens `(B, K, 3, D)` through the space-time encoder."
+        "Location, time and space-time tokens `(B, K, 3, D)` through the space-time encoder (static: location and space-time, `(B, K, 2, D)`)."
         B, K = b['pad'].shape
         xyz, ts = b['xyz_m'].reshape(-1, 3), b['time_s'].reshape(-1)
         # hidden coordinates never reach the encoders: they are replaced before any feature is computed
         xyz = torch.where(hid_loc.reshape(-1, 1), torch.zeros_like(xyz), xyz)
-        ts = torch.where(hid_time.reshape(-1), torch.zeros_like(ts), ts)
-        toks = [self.loc_in(self.pos.spatial_features(xyz)), self.time_in(self.time_enc(ts))]
+        ts = torch.where(hid_time.reshape(-1), torch.zeros_like(ts), ts) if self.has_time else torch.zeros_like(ts)
+        toks = [self.loc_in(self.pos.spatial_features(xyz))] + ([self.time_in(self.time_enc(ts))] if self.has_time else [])
         toks.append(self.st_in(self.pos.spacetime_features(xyz, ts)) if self.st_in is not None else torch.zeros_like(toks[0]))
         h = self.st_encoder(torch.stack(toks, 1))  # (B·K, 3, st.dim)
-        return self.st_out(h).reshape(B, K, 3, -1)
+        return self.st_out(h).reshape(B, K, len(toks), -1)
 
     def tokens(self, batch:Mapping[str, Tensor], hidden:Mapping[str, Tensor]|None=None) -> tuple[Tensor, Tensor]:
         "Token embeddings `(B, K, n_tokens, D)` and a per-token hidden-or-missing state `(B, K, n_tokens)` (0 visible, 1 hidden, 2 missing)."
         pad = batch['pad']
         hidden = dict(hidden or {})
         no = torch.zeros_like(pad)
-        hid_loc, hid_time = hidden.get('location', no), hidden.get('time', no)
+        hid_loc, hid_time = hidden.get('location', no), hidden.get('time', no) if self.has_time else no
         content = [self._coordinate_tokens(batch, hid_loc, hid_time)]
-        state = [hid_loc.long(), hid_time.long(), (hid_loc | hid_time).long()]
+        state = [hid_loc.long(), *([hid_time.long()] if self.has_time else []), (hid_loc | hid_time).long()]
         for name, kind, _ in self.mods:
             if kind == 'categorical':
                 ids = batch[f'cat/{name}']
@@ -179,8 +180,10 @@ class DeepEarthModel(nn.Module):
         pad = batch['pad'][:, :, None].expand(B, K, n)
         pos = torch.arange(K, device=x.device)[None, :, None].expand(B, K, n)  # an observation's tokens share a position
         h = self.fusion(x.reshape(B, K * n, D), pad.reshape(B, K * n), pos.reshape(B, K * n)).reshape(B, K, n, D)
-        rec = {'location': self.decoders['location'](h[:, :, 0]), 'time': self.decoders['time'](h[:, :, 1])[..., 0]}
-        for i, (name, _, _) in enumerate(self.mods): rec[name] = self.decoders[name](h[:, :, 3 + i])
+        rec = {'location': self.decoders['location'](h[:, :, 0])}
+        if self.has_time: rec['time'] = self.decoders['time'](h[:, :, 1])[..., 0]
+        first = n - len(self.mods)  # the modality tokens follow location[, time] and space-time
+        for i, (name, _, _) in enumerate(self.mods): rec[name] = self.decoders[name](h[:, :, first + i])
         return rec, h.mean(2)
 
     @torch.no_grad()
@@ -276,13 +279,14 @@ def estimate_cost(config:DeepEarthConfig, # the run's config (modalities and net
                  ) -> dict: # forward_flops, activation_bytes (fusion + space-time transformers), tokens
     "Analytic forward FLOPs and activation memory of one batch, for the transformers that dominate the cost."
     B, K = batch_size or config.batch_size, context_size or config.context_size
+    n_coord = 2 if getattr(config, 'time', 'columns') == 'none' else 3  # location[, time], space-time tokens
     flops = acts = 0.0
-    for c, T, n_seq in ((config.cross_modal_fusion_config, K * (3 + len(config.modality_configs)), B),
-                        (config.spatiotemporal_encoder_config, 3, B * K)):
+    for c, T, n_seq in ((config.cross_modal_fusion_config, K * (n_coord + len(config.modality_configs)), B),
+                        (config.spatiotemporal_encoder_config, n_coord, B * K)):
         (fa, fm, fd), (aa, am, ad) = _block_cost(c, T)
         for i in range(c.n_layers):
             moe = i >= c.moe_layer_start
             flops += (fa + (fm if moe else fd)) * T * n_seq
             acts += (aa + (am if moe else ad)) * T * n_seq
     return {'forward_flops': flops, 'activation_bytes': acts * bytes_per_float,
-            'tokens': B * K * (3 + len(config.modality_configs))}
+            'tokens': B * K * (n_coord + len(config.modality_configs))}
