@@ -178,7 +178,9 @@ class NeighbourIndex:
         cols = ecological_columns_of(config, ecological_columns)
         _check_ecological(df, cols, config, allow_target_columns)
         xyz, t = _coords(df, np.union1d(seeds, pool))
-        counts = neighbour_counts(config.context_size, config.neighbor_sampling_ratios, cols)
+        ratios = dict(config.neighbor_sampling_ratios)
+        if getattr(config, 'time', 'columns') == 'none': ratios['temporal'] = 0.0  # static: its share goes to the others
+        counts = neighbour_counts(config.context_size, ratios, cols)
         kinds = []
         if counts['spatial']: kinds.append(_nearest_kind('spatial', counts['spatial'], xyz[pool], xyz[seeds], workers))
         if counts['temporal']: kinds.append(_nearest_kind('temporal', counts['temporal'], t[pool, None], t[seeds, None], workers))
