@@ -50,13 +50,14 @@ def targets_of(config:DeepEarthConfig, # the run's config
               ) -> list[Target]:
     "The evaluation targets: every modality in config order, then `location` and `time`."
     out = [Target(m.name, m.input_type, tuple(m.columns), bool(m.log_transform)) for m in config.modalities]
-    out += [Target('location', 'location'), Target('time', 'time')]
+    out += [Target('location', 'location')] + ([Target('time', 'time')] if config.time != 'none' else [])  # static: no time
     if names is None: return out
     known = {t.name: t for t in out}
     bad = [n for n in names if n not in known]
     if bad:
         raise DeepEarthInputError(f"Unknown evaluation target {bad[0]!r}: the targets of this config are "
-                                  f"{', '.join(known)} (its modalities, plus location and time).")
+                                  f"{', '.join(known)} (its modalities, plus location"
+                                  f"{' and time' if config.time != 'none' else '; a static table has no time target'}).")
     return [known[n] for n in names]
 
 # %% ../nbs/api/20_evaluate.ipynb #25cd1274
@@ -259,6 +260,14 @@ def _grouped_nearest(coords_pool, group_pool, coords_q, group_q, k):
     if rest.any(): out[rest] = _query(coords_pool, coords_q[rest], k)
     return out
 
+def _group_median(values, group, group_q):
+    "Median (m, d) of the `values` (n, d) of each query's group (-1 or a group without rows: the median of all rows)."
+    med = pd.DataFrame(values).groupby(group).median()
+    out = np.repeat(np.median(values, 0)[None], len(group_q), 0) if len(values) else np.full((len(group_q), values.shape[1]), np.nan)
+    has = (group_q >= 0) & np.isin(group_q, med.index.to_numpy())
+    out[has] = med.loc[group_q[has]].to_numpy()
+    return out
+
 def _nanmedian_rows(values, idx):
     "Median over the neighbours (m, k) of `values` (n, ...) ignoring -1 entries."
     v = values[np.maximum(idx, 0)].astype(np.float64)  # (m, k, ...)
@@ -301,6 +310,8 @@ def knn_predict(target:Target, # what to predict
         return decode_numeric(stats, target, out)
     g = table[f'cat/{group_by}'].numpy() if group_by else np.zeros(len(df), np.int64)
     g = np.where(g >= N_SPECIAL, g, -1) if group_by else g
+    if target.kind == 'location' and not getattr(stats, 'has_time', True):  # static: no time to be near in
+        return _group_median(xyz[train], g[train], g[rows])
     if target.kind == 'location':  # same class, nearest in time -> median position
         nn = _grouped_nearest((t[train] / DAY_S)[:, None], g[train], (t[rows] / DAY_S)[:, None], g[rows], k)
         return _nanmedian_rows(xyz[train], nn)
@@ -322,7 +333,7 @@ def gbm_features(df:pd.DataFrame, # the whole table
         feats[f'location:{c}'] = df[c].to_numpy(np.float64)
     ts = pd.to_datetime(df['time'].to_numpy(np.float64), unit='s', utc=True)
     doy = (ts.day_of_year.to_numpy() - 1 + ts.hour.to_numpy() / 24) / 365.25 * 2 * np.pi
-    feats.update({'time:doy_sin': np.sin(doy), 'time:doy_cos': np.cos(doy),
+    if getattr(stats, 'has_time', True): feats.update({'time:doy_sin': np.sin(doy), 'time:doy_cos': np.cos(doy),
                   'time:hour': ts.hour.to_numpy() + ts.minute.to_numpy() / 60,
                   'time:year': ts.year.to_numpy() + (ts.day_of_year.to_numpy() - 1) / 365.25})
     for name, m in stats.modalities.items():
@@ -437,6 +448,7 @@ def tune_days_per_km(target:Target, # a categorical or numerical target
                      seed:int=0, # seed of that subset
                     ) -> tuple[float, dict]: # the best scale, and the score of each candidate
     "The kNN space-time scale that predicts `target` best on the validation rows."
+    if not getattr(stats, 'has_time', True): return DEFAULT_DAYS_PER_KM, {}  # a static table: no time to weigh
     if 'val' not in split or not len(split['val']): return DEFAULT_DAYS_PER_KM, {}
     rows = eval_rows(split, 'val', max_rows, seed)
     y = truths(df, table, target, rows)
@@ -539,7 +551,11 @@ def context_setup(df:pd.DataFrame, # the whole table
     if target.kind == 'time':
         r['temporal'] = 0.0
         eco = [c for c in eco if not _within(df, c, ('time',), DAY_S)]
+    if config.time == 'none':  # a static table: no temporal neighbours
+        r['temporal'] = 0.0
     if not eco: r['ecological'] = 0.0
+    if config.time == 'none' and sum(r.values()) <= 0:  # static location: no neighbour kind is safe, the seed alone
+        return dataclasses.replace(config, context_size=1, neighbor_sampling_ratios={'spatial': 1.0}), eco
     if sum(r.values()) <= 0: r['temporal' if target.kind == 'location' else 'spatial'] = 1.0
     total = sum(r.values())
     return dataclasses.replace(config, neighbor_sampling_ratios={k: v / total for k, v in r.items()}), eco
