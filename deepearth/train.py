@@ -309,7 +309,7 @@ class Trainer:
             self.optimizer, lambda s: lr_factor(s, warmup, self.total_steps))  # a function: its state is not saved
         self.mask_generator = torch.Generator().manual_seed(self.tc.seed + 104_729 * self.rank)
         self.table = prepared.table.to(self.device)
-        self.targets = ['location', 'time', *config.modality_configs]
+        self.targets = ['location', *(['time'] if config.time != 'none' else []), *config.modality_configs]  # static: no time
         self.weights = {t: config.modality_configs[t].loss_weight if t in config.modality_configs else 1.0 for t in self.targets}
         self.step, self.epoch, self.epoch_step = 0, 0, 0  # optimiser steps; finished epochs; steps into the current one
         self.best_val_loss, self.best_step = math.inf, None  # best validation loss and the step it was reached at
@@ -840,7 +840,7 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
                     best_val_loss=trainer.best_val_loss if vals else None, final_train_loss=train_rows[-1]['loss'] if train_rows else None,
                     obs_per_s=float(np.median([r['obs_per_s'] for r in train_rows])) if train_rows else None,
                     seconds=round(time.perf_counter() - t0, 2), rank=trainer.rank, world_size=trainer.world_size,
-                    device=str(trainer.device), preset=cfg.preset, data=str(getattr(obs, 'source', data)))
+                    device=str(trainer.device), preset=cfg.preset, data=str(getattr(obs, 'source', data)), time=cfg.time)
     finally: trainer.close()
 
 # %% ../nbs/api/21_train.ipynb #06ca8c2e
@@ -869,6 +869,7 @@ def _summary_text(res: dict) -> str:
              f"{res['obs_per_s']:,.0f} observations/s; final train loss {res['final_train_loss']:.4f}"
              + (f", best validation loss {res['best_val_loss']:.4f}" if res['best_val_loss'] is not None else '') + '.',
              f"Run folder {res['out_dir']}: {', '.join(Path(f).name for f in res['files'].values())}"]
+    if res.get('time') == 'none': lines.append('No time: static table (time: none): no time token, time target or temporal neighbours.')
     if res['metrics']:
         from deepearth.evaluate import metrics_table
         lines += ['', f"Test metrics ({res['metrics'].get('n_test', '?')} rows; model beside the baselines):",
