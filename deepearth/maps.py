@@ -620,15 +620,6 @@ def field_map(
     "An offline folium map of a field variable: a layer per slice, legend, optional observation markers, cells far from the data faded."
     folium = _import('folium')
     da = field_var(ds, var, sel)
-    lo, hi = value_range(da, vmin, vmax)
-    bounds = field_bounds(da)
-    layer, colors = (None, None)
-    if observations is not None and (places or highlight is not None):
-        first = field_slices(da)[0][1]
-        layer, colors = place_layer(observations, label_col, highlight, value_col, first, max_places=max_markers)
-    elif observations is not None:
-        layer, colors = observation_layer(observations, da, label_col, value_col, max_markers,
-                                          classes=list(da['class'].values) if 'class' in da.dims else None)
     alpha = None
     if distance_km is not None:
         dk = np.asarray(getattr(distance_km, 'values', distance_km), dtype=float)
@@ -640,6 +631,17 @@ def field_map(
         alpha = np.where(dk > max_distance_km, faded_opacity, 1.0)
         what = 'masked' if faded_opacity == 0 else 'faded'
         note = (note + ' ' if note else '') + f'{what.capitalize()}: cells more than {_fmt(max_distance_km)} km from any training observation.'
+    near = da if alpha is None or (alpha < 1).all() else \
+        da.where(xr.DataArray(alpha == 1, dims=('latitude', 'longitude'), coords=dict(latitude=da.latitude, longitude=da.longitude)))
+    lo, hi = value_range(near, vmin, vmax)  # the colour scale spans the cells near the data
+    bounds = field_bounds(da)
+    layer, colors = (None, None)
+    if observations is not None and (places or highlight is not None):
+        first = field_slices(da)[0][1]
+        layer, colors = place_layer(observations, label_col, highlight, value_col, first, max_places=max_markers)
+    elif observations is not None:
+        layer, colors = observation_layer(observations, da, label_col, value_col, max_markers,
+                                          classes=list(da['class'].values) if 'class' in da.dims else None)
     shown = da if fade_below is None else da.where(da > lo + 0.1 * (fade_below - lo))  # cells not faded out
     m = base_map(field_bounds(shown, finite=True), legend_html(da, cmap, lo, hi, colors, fade_below, note), countries,
                  tiles, attr, width, height, zoom_snap=0.25)
@@ -694,9 +696,9 @@ def default_max_distance_km(
     chord, _ = _import('scipy.spatial').cKDTree(_unit_xyz(*p.T)).query(_unit_xyz(*p.T), k=2)
     spacing = float(np.median(2 * np.arcsin(np.clip(chord[:, 1] / 2, 0, 1)) * _R / 1000))
     d = max(factor * spacing, 2 * cell_km)
-    how = f'{factor:g} x the median spacing of the {len(p):,} observed places ({_fmt(spacing)} km)'
-    if d > factor * spacing: how = f'2 map cells ({_fmt(2 * cell_km)} km; {how} is less)'
-    return d, f'{_fmt(d)} km: {how}'
+    how = f'{factor:g} x the median spacing of the {len(p):,} observed places, {_fmt(spacing)} km'
+    if d > factor * spacing: how = f'2 map cells; {how}, is less'
+    return d, f'{_fmt(d)} km ({how})'
 
 
 _PLACES_JS = """
