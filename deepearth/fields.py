@@ -712,10 +712,10 @@ def _training_rows(data, config: DeepEarthConfig) -> pd.DataFrame | None:
     "The training split of `data` (a path, `Observations` or DataFrame of the table the model was trained on)."
     if data is None: return None
     if isinstance(data, (str, Path)):
-        from .data import load_observations
+        from deepearth.data import load_observations
         data = load_observations(data, config)
     df = _frame(data)
-    from .splits import make_split
+    from deepearth.splits import make_split
     try: return df.iloc[make_split(df, config.split)['train']].reset_index(drop=True)
     except (DeepEarthInputError, KeyError, ValueError): return df.reset_index(drop=True)  # not the training table's layout
 
@@ -736,7 +736,7 @@ def model_map(model, config: DeepEarthConfig, stats: DatasetStatistics,
               progress: bool = False,  # a progress bar for the query
              ):
     "A trained model's map: the chosen modality, class and time, observations, cells far from the data faded (the map `deepearth train` and `deepearth map` write)."
-    from .maps import data_distance, default_max_distance_km, field_map, field_var, field_slices, overlay_image, \
+    from deepearth.maps import data_distance, default_max_distance_km, field_map, field_var, field_slices, overlay_image, \
         png_bytes, field_bounds, value_range, _M_PER_DEG
     import folium
     train = _training_rows(data, config)
@@ -804,7 +804,7 @@ def write_map(checkpoint,  # a checkpoint written by `deepearth train` (best.pt 
               **kwargs,  # `model_map`'s choices: modality, classes, time, month, tiles, max_distance_km, resolution, ...
              ) -> dict:  # what was drawn (see `model_map`), with 'out'
     "Write the map of a checkpoint (what `deepearth train` leaves as map.html and `deepearth map` draws): one function for both."
-    from .train import load_checkpoint
+    from deepearth.train import load_checkpoint
     model, cfg, stats, _ = load_checkpoint(checkpoint)
     if data is None:  # the training table a run's report recorded
         rec = map_info(Path(checkpoint).parent / 'map.html').get('data')

@@ -734,17 +734,20 @@ def place_layer(
     df = df[np.isfinite(df.latitude.to_numpy(dtype=float)) & np.isfinite(df.longitude.to_numpy(dtype=float))]
     hl = [] if highlight is None else [str(h) for h in ([highlight] if isinstance(highlight, str) else highlight)]
     lab = df[label_col].astype(str) if label_col else None
-    g = df.groupby([df.latitude.round(6), df.longitude.round(6)], sort=False)
-    agg = pd.DataFrame({'n': g.size()})
+    key = [df.latitude.round(6).rename('lat'), df.longitude.round(6).rename('lon')]  # a place: its exact location
+    agg = pd.DataFrame({'n': df.groupby(key, sort=False).size()})
     if 'time' in df:
         tt = pd.Series(pd.DatetimeIndex(_to_datetime64(df.time.to_numpy())), index=df.index)
-        agg['first'], agg['last'] = tt.groupby([df.latitude.round(6), df.longitude.round(6)], sort=False).agg(['min', 'max']).T.values
+        g = tt.groupby(key, sort=False)
+        agg['first'], agg['last'] = g.min(), g.max()
+    top = {}
     if lab is not None:
-        for h in hl: agg[h] = (lab == h).groupby([df.latitude.round(6), df.longitude.round(6)], sort=False).sum()
-        top = lab.groupby([df.latitude.round(6), df.longitude.round(6)], sort=False).agg(lambda s: s.value_counts().head(3))
-        agg['top'] = top
-    if value_col: agg['mean'] = df[value_col].astype(float).groupby([df.latitude.round(6), df.longitude.round(6)], sort=False).mean()
-    agg['hit'] = agg[hl].sum(1) > 0 if hl and lab is not None else False
+        for h in hl: agg[h] = (lab == h).groupby(key, sort=False).sum()
+        cnt = lab.groupby(key + [lab.rename('c')]).size().rename('k').reset_index()
+        cnt = cnt.sort_values(['k', 'c'], ascending=[False, True], kind='stable').groupby(['lat', 'lon'], sort=False).head(3)
+        for (la, lo), g in cnt.groupby(['lat', 'lon'], sort=False): top[(la, lo)] = list(zip(g.c, g.k))
+    if value_col: agg['mean'] = df[value_col].astype(float).groupby(key, sort=False).mean()
+    agg['hit'] = agg[hl].sum(axis=1) > 0 if hl and lab is not None else False
     N = len(agg)
     agg = agg.sort_values(['hit', 'n'], ascending=False, kind='stable').head(max_places)
     agg = agg.sort_values('hit', kind='stable')  # highlighted places drawn last, on top
@@ -760,8 +763,8 @@ def place_layer(
         lines = [f"<b>{r.n:,} observation{'s' if r.n != 1 else ''}</b> here"]
         if 'first' in agg: lines.append(f"{r['first']:%Y-%m-%d}" + ('' if r['first'].date() == r['last'].date() else f" to {r['last']:%Y-%m-%d}"))
         for h in hl: lines.append(f"<i>{esc(h)}</i>: {int(r[h]):,}")
-        if lab is not None and isinstance(r.top, pd.Series):
-            lines.append('most observed: ' + ', '.join(f'<i>{esc(str(c))}</i> ({n:,})' for c, n in r.top.items()))
+        if top.get(idx):
+            lines.append('most observed: ' + ', '.join(f'<i>{esc(str(c))}</i> ({n:,})' for c, n in top[idx]))
         if value_col: lines.append(f"mean {esc(value_col)}: {_fmt(float(r['mean']))}")
         if here is not None: lines.append(f"{esc(str(da.attrs.get('long_name', da.name)))} here: {here[k]}")
         lines.append(f'{lat[k]:.5f}°, {lon[k]:.5f}°')
