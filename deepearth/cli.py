@@ -204,15 +204,37 @@ def run_field(args) -> int:
     return 0
 
 def map_arguments(p):
-    _field_common(p)
+    p.add_argument('checkpoint', help='a checkpoint written by `deepearth train` (best.pt or last.pt)')
     p.add_argument('--out', default='map.html', help='the HTML map to write (default map.html)')
+    p.add_argument('--modality', metavar='NAME', help='the modality to map (default: the first categorical one, else the first numerical)')
+    p.add_argument('--class', dest='classes', nargs='+', action='extend', metavar='LABEL',
+                   help="class(es) of a categorical modality, e.g. --class 'Culex erraticus' (default: the most observed)")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument('--time', metavar='T', help="a date (2019-05-15), a month (2019-05), a season (JJA-2019) or a period "
+                      "(default: the month with most training observations)")
+    when.add_argument('--month', type=int, metavar='M', help='a month number (5 = May) in the year with most of its observations')
+    p.add_argument('--data', metavar='TABLE', help="the training table: observations drawn, cells far from them faded "
+                   "(default: the one recorded in the run's map.html, if any)")
+    p.add_argument('--tiles', default='none', metavar='none|osm|URL',
+                   help='basemap under the field: none (default: the offline Natural Earth outline), osm (OpenStreetMap) or an '
+                        'XYZ URL template; osm and URLs need the network when the map is opened')
+    p.add_argument('--max-distance-km', type=float, metavar='KM',
+                   help='fade cells farther than KM from any training observation (default: 5 x the median spacing of the '
+                        'observed places, at least 2 cells)')
+    p.add_argument('--resolution', type=int, default=120, help='cells along the longer side (default 120)')
 
 def run_map(args) -> int:
-    "Draw a trained model's field as an offline folium map: one layer per class and time, legend, layer control."
-    ds, _ = _query(args, ('probability',))
-    from deepearth.maps import field_map
-    field_map(ds, 'probability').save(args.out)
-    print(f'wrote {args.out}')
+    "Draw a trained model's map: a modality, class and time, the training observations, cells far from them faded (the map `deepearth train` writes)."
+    from deepearth.fields import write_map
+    if Path(args.out).is_dir(): raise DeepEarthInputError(f'--out {args.out} is a folder; give the HTML file to write, e.g. {Path(args.out) / "map.html"}.')
+    info = write_map(args.checkpoint, args.out, args.data, modality=args.modality, classes=args.classes, time=args.time,
+                     month=args.month, tiles=args.tiles, max_distance_km=args.max_distance_km, resolution=args.resolution)
+    what = f"{info['modality']}: {', '.join(info['classes'])}" if info['classes'] else f"predicted {info['variable']}"
+    print(f"wrote {info['out']}: {what} in {info['time']} ({info['time_how']})")
+    if info.get('max_distance_km') is not None:
+        print(f"  {info['n_training_observations']:,} training observations at {info['n_places']:,} places; faded: "
+              f"{info['faded_share']:.0%} of the cells, farther than {info['max_distance_how']}")
+    for note in info['notes']: print(f'  note: {note}')
     return 0
 
 def tiles_arguments(p):

@@ -101,35 +101,12 @@ def write_report(run_dir, # a run folder written by `deepearth.train.run_trainin
                  progress: bool = False, # progress bar of the field query
                 ) -> dict: # name -> path of the files written
     "Write dashboard.html and map.html into a training run's folder."
-    import base64
     from deepearth.dashboard import save_dashboard
-    from deepearth.train import load_checkpoint
-    from deepearth.data import load_observations
-    from deepearth.fields import query_field
-    from deepearth.maps import field_map, field_var, field_slices, overlay_image, png_bytes, field_bounds
-    import folium
+    from deepearth.fields import write_map
     run = Path(run_dir)
     out = {'dashboard.html': str(save_dashboard(run, run / 'metrics.json' if (run / 'metrics.json').exists() else None,
                                                 run / 'dashboard.html'))}
     ckpt = run / 'best.pt' if (run / 'best.pt').exists() else run / 'last.pt'
-    model, cfg, stats, _ = load_checkpoint(ckpt)
-    cats = [n for n, m in cfg.modality_configs.items() if m.input_type == 'categorical']
-    obs = load_observations(data, cfg) if data is not None else None
-    readouts = ('probability', 'embedding_rgb') if cats else ('embedding_rgb',)
-    ds = query_field(model, stats, cfg, resolution=resolution, readouts=readouts, categorical=cats[0] if cats else None,
-                     classes=1, data=obs, progress=progress)
-    ds.attrs['checkpoint'] = str(ckpt)
-    if cats:
-        m = field_map(ds, 'probability', observations=obs, label_col=cfg.modality_configs[cats[0]].column_name if obs else None)
-    else: m = field_map(ds, 'embedding_rgb')
-    if cats:  # the embedding as a second base layer; the layer control must come after every layer it lists
-        for k in [k for k, ch in m._children.items() if isinstance(ch, folium.LayerControl)]: del m._children[k]
-        rgb = field_var(ds, 'embedding_rgb')
-        for name, sl in field_slices(rgb):
-            url = 'data:image/png;base64,' + base64.b64encode(png_bytes(overlay_image(sl, 'viridis', 0, 1))).decode()
-            folium.raster_layers.ImageOverlay(url, bounds=field_bounds(rgb), opacity=0.8, name=f'embedding, PCA as RGB · {name}',
-                                              overlay=False, show=False, interactive=False, pane='deepearth-field').add_to(m)
-        folium.LayerControl(collapsed=False, position='topright').add_to(m)
-    m.save(str(run / 'map.html'))
+    write_map(ckpt, run / 'map.html', data, resolution=resolution, progress=progress)  # the map `deepearth map` draws
     out['map.html'] = str(run / 'map.html')
     return out

@@ -6,7 +6,7 @@ Docs: https://deepearth.github.io/deepearth/api/fields.html.md"""
 
 # %% ../nbs/api/30_fields.ipynb #cc91eda1
 from __future__ import annotations
-import base64, math, re, time as _time
+import base64, difflib, html, json, math, re, time as _time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -25,9 +25,9 @@ from .preprocess import DatasetStatistics, MISSING_ID, N_SPECIAL
 from .sampling import NeighbourIndex, gather_context
 
 # %% auto #0
-__all__ = ['SEASONS', 'SEASON_NAMES', 'READOUTS', 'TimeSlice', 'time_slices', 'field_grid', 'cell_altitude', 'FieldContexts',
-           'encode_rows', 'pca_rgb', 'select_classes', 'query_field', 'save_field', 'open_field', 'plot_field',
-           'save_field_html']
+__all__ = ['SEASONS', 'SEASON_NAMES', 'READOUTS', 'MAP_TILES', 'TimeSlice', 'time_slices', 'field_grid', 'cell_altitude',
+           'FieldContexts', 'encode_rows', 'pca_rgb', 'select_classes', 'query_field', 'save_field', 'open_field',
+           'plot_field', 'save_field_html', 'map_tiles', 'map_choices', 'model_map', 'map_info', 'write_map']
 
 # %% ../nbs/api/30_fields.ipynb #2cddd84a
 SEASONS = {'DJF': (12, 1, 2), 'MAM': (3, 4, 5), 'JJA': (6, 7, 8), 'SON': (9, 10, 11)}  # meteorological seasons
@@ -48,13 +48,16 @@ class TimeSlice:
 
 def _ts(x) -> pd.Timestamp:
     "A UTC Timestamp (naive values are read as UTC)."
-    t = pd.Timestamp(x)
+    try: t = pd.Timestamp(x)
+    except (ValueError, OverflowError) as e:  # '2019-13-45': say what is wrong and what is readable
+        raise DeepEarthInputError(f'The time {x!r} is not a valid date ({str(e).split(":")[0]}). ' + _bad_time.__doc__) from None
     return t.tz_localize('UTC') if t.tzinfo is None else t.tz_convert('UTC')
 
 def _sec(t: pd.Timestamp) -> float: return (t - pd.Timestamp(0, tz='UTC')).total_seconds()
 def _dt64(t: pd.Timestamp) -> np.datetime64: return np.datetime64(t.tz_convert(None).as_unit('ns'))
 
 def _bad_time(spec):
+    "A field's time is one of: a date '2019-05-01' (queried at `hour`, UTC); a date and time '2019-05-01T07:30', a pandas Timestamp, datetime or numpy datetime64 (naive = UTC); epoch seconds (a number); a year '2019' or a month '2019-05'; a season with its year 'spring-2019', 'MAM-2019', '2019-DJF' (DJF-2019 is December 2018 to February 2019); a season alone 'DJF', 'summer' (that season in every training year); an interval 'start/end' (a date end is included), a pandas Period or Interval. Or a list of these."
     raise DeepEarthInputError(
         f"Cannot read the time {spec!r}. A field's time is one of: a date '2019-05-01' (queried at `hour`, UTC); a date "
         f"and time '2019-05-01T07:30', a pandas Timestamp, datetime or numpy datetime64 (naive = UTC); epoch seconds (a "
@@ -619,3 +622,198 @@ def save_field_html(ds: xr.Dataset,  # a field
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding='utf-8')
     return path
+
+# %% ../nbs/api/30_fields.ipynb #f5a6b7c8
+MAP_TILES = {'osm': ('https://tile.openstreetmap.org/{z}/{x}/{y}.png',
+                     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors')}  # --tiles names
+
+def map_tiles(tiles: str | None,  # None or 'none' (the offline outline), 'osm', or an XYZ URL template with {z}, {x}, {y}
+             ) -> tuple[str | None, str]:
+    "The basemap URL template and attribution of a `--tiles` value (None: no basemap, the map works offline)."
+    if tiles is None or str(tiles).strip().lower() in ('', 'none'): return None, ''
+    t = str(tiles).strip()
+    if t.lower() in MAP_TILES: return MAP_TILES[t.lower()]
+    if re.match(r'https?://', t) and all(k in t for k in ('{z}', '{x}', '{y}')):
+        return t, f"basemap: {html.escape(t.split('/')[2])}"
+    raise DeepEarthInputError(f"--tiles must be none (the offline Natural Earth outline, the default), "
+                              f"{', '.join(MAP_TILES)}, or an XYZ URL template such as "
+                              f"https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png; got {tiles!r}.")
+
+def _unknown(what: str, given: str, valid: list, flag: str, shown: int = 12) -> DeepEarthInputError:
+    "The error for a name that is not among `valid`: the close matches and the valid names."
+    close = difflib.get_close_matches(str(given), [str(v) for v in valid], n=3, cutoff=0.6)
+    listed = ', '.join(map(str, valid[:shown])) + (f', ... ({len(valid):,} in all)' if len(valid) > shown else '')
+    return DeepEarthInputError(f"{flag} {given!r}: the model has no {what} of that name. "
+                               + (f"Did you mean {' or '.join(map(repr, close))}? " if close else '')
+                               + f"Valid choices: {listed}.")
+
+def map_choices(config: DeepEarthConfig, stats: DatasetStatistics,
+                train: pd.DataFrame | None = None,  # the training observations (defaults from their counts)
+                modality: str | None = None,  # None: the first categorical modality, else the first numerical
+                classes=None,  # a label or labels of a categorical modality; None: its most observed class
+                time=None,  # a date or period (see `time_slices`); None: see `month`
+                month: int | None = None,  # 1-12: that month in the year with most of its observations
+               ) -> dict:
+    "What a map draws: modality, kind, classes and time, with the defaults (the most observed class, the month with most observations)."
+    mods = list(config.modality_configs)
+    if not mods: raise DeepEarthInputError('The model has no modality to map.')
+    kinds = {n: m.input_type for n, m in config.modality_configs.items()}
+    if modality is None:
+        modality = next((n for n in mods if kinds[n] == 'categorical'), mods[0])
+    elif modality not in kinds:
+        raise _unknown('modality', modality, mods, '--modality')
+    kind = kinds[modality]
+    if classes is not None and not isinstance(classes, str): classes = [str(c) for c in classes] or None
+    if kind == 'categorical':
+        vocab = stats.vocabularies[modality][N_SPECIAL:]  # most frequent in training first
+        if classes is None:
+            if not vocab: raise DeepEarthInputError(f'{modality!r} has no class in its training vocabulary.')
+            classes = [vocab[0]]
+        else:
+            classes = [classes] if isinstance(classes, str) else classes
+            known = set(vocab)
+            for c in classes:
+                if c not in known: raise _unknown(f'class in {modality!r}', c, vocab, '--class')
+    elif classes is not None:
+        raise DeepEarthInputError(f"--class applies to a categorical modality; {modality!r} is {kind}. Leave out --class, "
+                                  f"or choose a categorical modality: "
+                                  f"{[n for n in mods if kinds[n] == 'categorical'] or 'the model has none'}.")
+    t0, t1 = pd.Timestamp(stats.t0, unit='s', tz='UTC'), pd.Timestamp(stats.t1, unit='s', tz='UTC')
+    tt = None if train is None or 'time' not in train else pd.to_datetime(train['time'].dropna(), unit='s', utc=True)
+    if time is not None and month is not None:
+        raise DeepEarthInputError('Give --time or --month, not both.')
+    if month is not None:
+        if isinstance(month, bool) or not isinstance(month, (int, np.integer)) or not 1 <= month <= 12:
+            raise DeepEarthInputError(f'--month must be a month number from 1 (January) to 12; got {month!r}.')
+        in_month = tt[tt.dt.month == month] if tt is not None else None
+        year = int(in_month.dt.year.value_counts().idxmax()) if in_month is not None and len(in_month) else \
+               (t0 + (t1 - t0) / 2).year
+        when, how = pd.Period(f'{year}-{month:02d}', 'M'), f'month {month} of {year}, the year with most of its observations'
+    elif time is not None:
+        when, how = str(time), 'as given'
+        time_slices([when], stats)  # a bad time fails here, before the query
+    elif tt is not None and len(tt):
+        p = tt.dt.tz_convert(None).dt.to_period('M').value_counts()
+        when = p.sort_index().idxmax()
+        how = f'the month with most training observations ({p.max():,})'
+    else:
+        mid = t0 + (t1 - t0) / 2
+        when, how = f'{mid:%Y-%m-%d}', 'the middle of the training period'
+    sl = time_slices([when], stats)[0]
+    notes = []
+    a = pd.Timestamp(sl.start if sl.is_period else sl.time, tz='UTC')
+    b = pd.Timestamp(sl.end if sl.is_period else sl.time, tz='UTC')
+    if b < t0.floor('D') or a > t1.ceil('D'):
+        notes.append(f'{sl.label} is outside the training period ({t0:%Y-%m-%d} to {t1:%Y-%m-%d}): the model extrapolates')
+    return dict(modality=modality, kind=kind, classes=classes if kind == 'categorical' else None, time=when,
+                time_label=sl.label, time_how=how, notes=notes)
+
+def _training_rows(data, config: DeepEarthConfig) -> pd.DataFrame | None:
+    "The training split of `data` (a path, `Observations` or DataFrame of the table the model was trained on)."
+    if data is None: return None
+    if isinstance(data, (str, Path)):
+        from deepearth.data import load_observations
+        data = load_observations(data, config)
+    df = _frame(data)
+    from deepearth.splits import make_split
+    try: return df.iloc[make_split(df, config.split)['train']].reset_index(drop=True)
+    except (DeepEarthInputError, KeyError, ValueError): return df.reset_index(drop=True)  # not the training table's layout
+
+def model_map(model, config: DeepEarthConfig, stats: DatasetStatistics,
+              data=None,  # the training table (path, `Observations` or DataFrame): markers, altitudes, fading; None: none
+              *,
+              modality: str | None = None,  # see `map_choices`
+              classes=None,  # see `map_choices`
+              time=None,  # see `map_choices`
+              month: int | None = None,  # see `map_choices`
+              tiles: str | None = None,  # None/'none': offline outline; 'osm' or an XYZ URL template: a basemap (network)
+              max_distance_km: float | None = None,  # fade cells farther from the training data; None: from the data
+              faded_opacity: float = 0.2,  # opacity multiplier of those cells (0 masks them)
+              resolution: int = 120,  # cells along the longer side
+              embedding: bool = True,  # the embedding's PCA as RGB as a second base layer
+              max_places: int = 1000,  # at most this many observation markers (one per observed place)
+              checkpoint=None,  # provenance, shown in the map's info
+              progress: bool = False,  # a progress bar for the query
+             ):
+    "A trained model's map: the chosen modality, class and time, observations, cells far from the data faded (the map `deepearth train` and `deepearth map` write)."
+    from deepearth.maps import data_distance, default_max_distance_km, field_map, field_var, field_slices, overlay_image, \
+        png_bytes, field_bounds, value_range, _M_PER_DEG
+    import folium
+    train = _training_rows(data, config)
+    ch = map_choices(config, stats, train, modality, classes, time, month)
+    mod, kind = ch['modality'], ch['kind']
+    if max_distance_km is not None and not (isinstance(max_distance_km, (int, float)) and max_distance_km > 0):
+        raise DeepEarthInputError(f'--max-distance-km must be a positive number of km; got {max_distance_km!r}.')
+    url, attr = map_tiles(tiles)
+    readouts = ('probability' if kind == 'categorical' else 'values',) + (('embedding_rgb',) if embedding else ())
+    ds = query_field(model, stats, config, resolution=resolution, times=[ch['time']], readouts=readouts,
+                     categorical=mod if kind == 'categorical' else None, classes=ch['classes'], data=train,
+                     checkpoint=checkpoint, progress=progress)
+    if kind == 'categorical': var, col, cmap = 'probability', config.modality_configs[mod].column_name, 'viridis'
+    else:
+        var = next(v for v in ds.data_vars if ds[v].attrs.get('modality') == mod)
+        col, cmap = ds[var].attrs.get('column'), 'plasma'
+    source = str(Path(data).resolve()) if isinstance(data, (str, Path)) else getattr(data, 'source', None)
+    info = dict(checkpoint=str(checkpoint) if checkpoint else None, data=source,
+                modality=mod, kind=kind, variable=var, classes=ch['classes'], time=ch['time_label'], time_how=ch['time_how'],
+                notes=list(ch['notes']), tiles=url, n_training_observations=0 if train is None else len(train))
+    dist = dmax = None
+    if train is not None and len(train):
+        cell_km = float(ds.latitude[1] - ds.latitude[0]) * _M_PER_DEG / 1000
+        dist = data_distance(ds.latitude, ds.longitude, train.latitude, train.longitude)
+        dmax, how = (float(max_distance_km), 'as given') if max_distance_km else \
+                    default_max_distance_km(train.latitude, train.longitude, cell_km)
+        info.update(max_distance_km=round(dmax, 3), max_distance_how=how, faded_share=round(float((dist > dmax).mean()), 4),
+                    n_places=int(len(train[['latitude', 'longitude']].drop_duplicates())))
+    else: info['notes'].append('no training data given (--data): no observations drawn and no cell faded')
+    vmin = vmax = None
+    if kind != 'categorical':  # a robust colour scale (2nd to 98th percentile) over the cells near the data
+        near = ds[var].values[0] if dist is None else np.where(dist > dmax, np.nan, ds[var].values[0])
+        v = near[np.isfinite(near)]
+        if len(v): vmin, vmax = float(np.percentile(v, 2)), float(np.percentile(v, 98))
+    m = field_map(ds, var, observations=train if train is not None and len(train) else None, label_col=col,
+                  highlight=ch['classes'] if kind == 'categorical' else None, places=True, value_col=None if kind == 'categorical' else col,
+                  max_markers=max_places, cmap=cmap, vmin=vmin, vmax=vmax, tiles=url, attr=attr, distance_km=dist,
+                  max_distance_km=dmax, faded_opacity=faded_opacity,
+                  note=f"{ch['time_label']}: {ch['time_how']}.")
+    if embedding:  # a second base layer; the layer control must come after every layer it lists
+        for k in [k for k, c in m._children.items() if isinstance(c, folium.LayerControl)]: del m._children[k]
+        rgb = field_var(ds, 'embedding_rgb')
+        alpha = None if dist is None else np.where(dist > dmax, faded_opacity, 1.0)
+        for name, sl in field_slices(rgb):
+            src = 'data:image/png;base64,' + base64.b64encode(png_bytes(overlay_image(sl, alpha=alpha))).decode()
+            folium.raster_layers.ImageOverlay(src, bounds=field_bounds(rgb), opacity=0.8, name=f'embedding, PCA as RGB · {name}',
+                                              overlay=False, show=False, interactive=False, pane='deepearth-field').add_to(m)
+        folium.LayerControl(collapsed=False, position='topright').add_to(m)
+    from branca.element import Element
+    text = json.dumps(info, default=str).replace('</', '<\\/')  # the JSON cannot end the script element
+    m.get_root().html.add_child(Element(f'<script type="application/json" id="deepearth-map-info">{text}</script>'),
+                                name='deepearth_map_info')
+    return m, info
+
+def map_info(path) -> dict:  # an HTML map written by `write_map`
+    "The choices recorded in a map written by `write_map` (modality, classes, time, data, threshold); {} if none."
+    p = Path(path)
+    if not p.is_file(): return {}
+    m = re.search(r'<script type="application/json" id="deepearth-map-info">(.*?)</script>', p.read_text(errors='replace'), re.S)
+    return json.loads(m.group(1).replace('<\\/', '</')) if m else {}
+
+def write_map(checkpoint,  # a checkpoint written by `deepearth train` (best.pt or last.pt)
+              out='map.html',  # the HTML file to write
+              data=None,  # the training table; None: the one recorded in the map beside the checkpoint (if any)
+              **kwargs,  # `model_map`'s choices: modality, classes, time, month, tiles, max_distance_km, resolution, ...
+             ) -> dict:  # what was drawn (see `model_map`), with 'out'
+    "Write the map of a checkpoint (what `deepearth train` leaves as map.html and `deepearth map` draws): one function for both."
+    from deepearth.train import load_checkpoint
+    model, cfg, stats, _ = load_checkpoint(checkpoint)
+    if data is None:  # the training table a run's report recorded
+        rec = map_info(Path(checkpoint).parent / 'map.html').get('data')
+        if rec and Path(rec).exists(): data = rec
+    m, info = model_map(model, cfg, stats, data, checkpoint=checkpoint, **kwargs)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + '.tmp')
+    m.save(str(tmp))
+    tmp.replace(out)
+    return {**info, 'out': str(out)}
+

@@ -21,7 +21,8 @@ from .config import DeepEarthInputError
 # %% auto #0
 __all__ = ['observation_field', 'field_var', 'field_slices', 'value_range', 'colorize', 'field_bounds', 'overlay_image',
            'png_bytes', 'offline', 'external_urls', 'legend_html', 'base_map', 'observation_layer', 'field_map',
-           'write_tiles', 'tile_layer_map', 'small_multiples']
+           'data_distance', 'default_max_distance_km', 'place_layer', 'write_tiles', 'tile_layer_map',
+           'small_multiples']
 
 # %% ../nbs/api/31_maps.ipynb #dabaf08f
 _R = 6371008.8  # mean Earth radius, metres
@@ -280,9 +281,11 @@ def overlay_image(
     vmax: float = 1.0,  # colour scale
     mercator: bool = True,  # resample rows to equal Web Mercator steps (what Leaflet expects)
     fade_below: float | None = None,  # values up to this fade in from transparent (see `colorize`)
+    alpha=None,  # (n_lat, n_lon) opacity multiplier in [0, 1], e.g. to fade cells far from the data
 ) -> np.ndarray:
     "RGBA uint8 image (n_lat, n_lon, 4) of a field slice, north up."
     rgba = colorize(da2.values, cmap, vmin, vmax, rgb='component' in da2.dims, fade_below=fade_below)
+    if alpha is not None: rgba[..., 3] = np.round(rgba[..., 3] * np.clip(np.asarray(alpha, dtype=float), 0, 1)).astype(np.uint8)
     ny = rgba.shape[0]
     if not mercator: return rgba[::-1]
     (s, n), (_, dy) = np.array(field_bounds(da2))[:, 0], _edges(da2.latitude)
@@ -444,6 +447,7 @@ def legend_html(
     vmax: float,  # colour scale
     markers: dict | None = None,  # {label: colour} of observation markers
     fade_below: float | None = None,  # the colour scale fades in up to this value (see `colorize`)
+    note: str = '',  # a line of text under the colour bar (e.g. what is faded), HTML-escaped here
 ) -> str:
     "HTML of a colour legend in the variable's units (or the RGB channels' names), with the marker colours."
     name = html.escape(str(da.attrs.get('long_name', da.name)))
@@ -462,6 +466,7 @@ def legend_html(
         spans = ''.join(f'<span style="left:{100 * (t - vmin) / (vmax - vmin):.2f}%">{_fmt(t)}</span>' for t in ticks)
         parts += [f'<div class="bar" style="background:linear-gradient(to right, {stops})"></div>',
                   f'<div class="ticks">{spans}</div>']
+    if note: parts.append(f'<div class="note" style="max-width:210px;margin-top:4px;font-size:11px">{html.escape(note)}</div>')
     if markers:
         parts.append('<div class="t" style="margin-top:6px">observations</div>')
         parts += [f'<div><span class="sw dot" style="background:{c}"></span>{html.escape(str(n))}</div>'
@@ -605,27 +610,175 @@ def field_map(
     attr: str = '',  # basemap attribution
     width='100%',  # map width
     height='100%',  # map height (pixels or CSS)
+    distance_km=None,  # (latitude, longitude) distance of each cell to the nearest training observation (see `data_distance`)
+    max_distance_km: float | None = None,  # cells farther than this from the data are drawn at `faded_opacity`
+    faded_opacity: float = 0.2,  # opacity multiplier of those cells (0: masked)
+    highlight=None,  # label(s) of `label_col`: one marker per observed place (`place_layer`), red where they were observed
+    places: bool = False,  # one marker per observed place (`place_layer`) even without `highlight`
+    note: str = '',  # an extra line for the legend
 ):
-    "An offline folium map of a field variable: a layer per slice, legend, optional observation markers."
+    "An offline folium map of a field variable: a layer per slice, legend, optional observation markers, cells far from the data faded."
     folium = _import('folium')
     da = field_var(ds, var, sel)
-    lo, hi = value_range(da, vmin, vmax)
+    alpha = None
+    if distance_km is not None:
+        dk = np.asarray(getattr(distance_km, 'values', distance_km), dtype=float)
+        if dk.shape != (da.sizes['latitude'], da.sizes['longitude']):
+            _bad_input(f"distance_km has shape {dk.shape}; it must be the field's (latitude, longitude) = "
+                       f"{(da.sizes['latitude'], da.sizes['longitude'])} (see `data_distance`).")
+        if max_distance_km is None or not max_distance_km > 0:
+            _bad_input(f'field_map: max_distance_km must be a positive distance with distance_km; got {max_distance_km!r}.')
+        alpha = np.where(dk > max_distance_km, faded_opacity, 1.0)
+        what = 'masked' if faded_opacity == 0 else 'faded'
+        note = (note + ' ' if note else '') + f'{what.capitalize()}: cells more than {_fmt(max_distance_km)} km from any training observation.'
+    near = da if alpha is None or (alpha < 1).all() else \
+        da.where(xr.DataArray(alpha == 1, dims=('latitude', 'longitude'), coords=dict(latitude=da.latitude, longitude=da.longitude)))
+    lo, hi = value_range(near, vmin, vmax)  # the colour scale spans the cells near the data
     bounds = field_bounds(da)
     layer, colors = (None, None)
-    if observations is not None:
+    if observations is not None and (places or highlight is not None):
+        first = field_slices(da)[0][1]
+        layer, colors = place_layer(observations, label_col, highlight, value_col, first, max_places=max_markers)
+    elif observations is not None:
         layer, colors = observation_layer(observations, da, label_col, value_col, max_markers,
                                           classes=list(da['class'].values) if 'class' in da.dims else None)
     shown = da if fade_below is None else da.where(da > lo + 0.1 * (fade_below - lo))  # cells not faded out
-    m = base_map(field_bounds(shown, finite=True), legend_html(da, cmap, lo, hi, colors, fade_below), countries,
+    m = base_map(field_bounds(shown, finite=True), legend_html(da, cmap, lo, hi, colors, fade_below, note), countries,
                  tiles, attr, width, height, zoom_snap=0.25)
     for i, (name, sl) in enumerate(field_slices(da)):
-        url = 'data:image/png;base64,' + base64.b64encode(png_bytes(overlay_image(sl, cmap, lo, hi, fade_below=fade_below))).decode()
+        url = 'data:image/png;base64,' + base64.b64encode(png_bytes(overlay_image(sl, cmap, lo, hi, fade_below=fade_below, alpha=alpha))).decode()
         folium.raster_layers.ImageOverlay(url, bounds=bounds, opacity=opacity, name=name, overlay=False,
                                           show=i == 0, pixelated=not smooth, interactive=False,
                                           pane='deepearth-field').add_to(m)
     if layer is not None: layer.add_to(m)
     folium.LayerControl(collapsed=False, position='topright').add_to(m)
     return offline(m)
+
+# %% ../nbs/api/31_maps.ipynb #a7c3e5f1
+def _unit_xyz(lat, lon):
+    "Unit vectors (n, 3) of latitudes and longitudes in degrees (chord length 1 = one Earth radius)."
+    la, lo = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], -1)
+
+
+def _places(obs_lat, obs_lon) -> np.ndarray:
+    "Distinct finite (lat, lon) of observations."
+    p = np.stack([np.asarray(obs_lat, dtype=float), np.asarray(obs_lon, dtype=float)], 1)
+    p = p[np.isfinite(p).all(1)]
+    if not len(p): _bad_input('No observation has a finite latitude and longitude to measure distances from.')
+    return np.unique(p, axis=0)
+
+
+def data_distance(
+    lat,  # (n_lat,) cell-centre latitudes, degrees
+    lon,  # (n_lon,) cell-centre longitudes, degrees
+    obs_lat,  # observation latitudes
+    obs_lon,  # observation longitudes
+) -> np.ndarray:
+    "Great-circle distance in km (n_lat, n_lon) from every cell centre to the nearest observation (a KD-tree on the unit sphere)."
+    tree = _import('scipy.spatial').cKDTree(_unit_xyz(*_places(obs_lat, obs_lon).T))
+    la, lo = np.meshgrid(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float), indexing='ij')
+    chord, _ = tree.query(_unit_xyz(la.ravel(), lo.ravel()))
+    return (2 * np.arcsin(np.clip(chord / 2, 0, 1)) * _R / 1000).reshape(la.shape)
+
+
+def default_max_distance_km(
+    obs_lat,  # observation latitudes
+    obs_lon,  # observation longitudes
+    cell_km: float = 0.0,  # the map's cell size, km: the threshold is at least two cells
+    factor: float = 5.0,  # multiple of the median spacing of the observed places
+) -> tuple[float, str]:
+    "The distance beyond which a map fades cells, from the data: `factor` x the median nearest-neighbour spacing of the observed places (at least 2 cells); and how it was chosen."
+    p = _places(obs_lat, obs_lon)
+    if len(p) < 2:
+        d = max(2 * cell_km, 1.0)
+        return d, f'{_fmt(d)} km: one observed place (2 cells, at least 1 km)'
+    chord, _ = _import('scipy.spatial').cKDTree(_unit_xyz(*p.T)).query(_unit_xyz(*p.T), k=2)
+    spacing = float(np.median(2 * np.arcsin(np.clip(chord[:, 1] / 2, 0, 1)) * _R / 1000))
+    d = max(factor * spacing, 2 * cell_km)
+    how = f'{factor:g} x the median spacing of the {len(p):,} observed places, {_fmt(spacing)} km'
+    if d > factor * spacing: how = f'2 map cells; {how}, is less'
+    return d, f'{_fmt(d)} km ({how})'
+
+
+_PLACES_JS = """
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.featureGroup();
+(function(group, pts, styles) {
+  for (var i = 0; i < pts.length; i++) {
+    var p = pts[i], s = styles[p[2]];
+    L.circleMarker([p[0], p[1]], {radius: s.radius * p[4], weight: s.weight, color: s.color, opacity: 1,
+      fillColor: s.fill, fillOpacity: s.fillOpacity}).bindPopup(p[3]).addTo(group);
+  }
+})({{ this.get_name() }}, {{ this.points|tojson }}, {{ this.styles|tojson }});
+{% endmacro %}"""
+
+_PLACE_STYLES = [dict(radius=3.0, weight=1, color='#333333', fill='#ffffff', fillOpacity=0.85),  # other observations
+                 dict(radius=4.5, weight=1.5, color='#1a1a1a', fill='#e41a1c', fillOpacity=1.0)]  # the highlighted classes
+
+
+def place_layer(
+    observations,  # a DataFrame (or `Observations`) with latitude, longitude and optional time (epoch s) columns
+    label_col: str | None = None,  # the class column (e.g. species)
+    highlight=None,  # a label or labels whose places are drawn in red (and counted in the popups)
+    value_col: str | None = None,  # a numerical column whose mean at each place is shown in the popups
+    da: xr.DataArray | None = None,  # the field variable drawn (2-D slice): its value at each place in the popups
+    max_places: int = 1000,  # at most this many markers: places with a highlighted class first, then the most observed
+    name: str | None = None,  # layer name; None: "observations at N places"
+):
+    "A folium layer of one marker per observed place (observations clustered by exact location), and {legend label: colour}."
+    folium = _import('folium')
+    df = getattr(observations, 'df', observations)
+    missing = [c for c in ['latitude', 'longitude'] + [c for c in (label_col, value_col) if c] if c not in df]
+    if missing: _bad_input(f'The observations have no column {missing}; their columns are {list(df.columns)}.')
+    df = df[np.isfinite(df.latitude.to_numpy(dtype=float)) & np.isfinite(df.longitude.to_numpy(dtype=float))]
+    hl = [] if highlight is None else [str(h) for h in ([highlight] if isinstance(highlight, str) else highlight)]
+    lab = df[label_col].astype(str) if label_col else None
+    key = [df.latitude.round(6).rename('lat'), df.longitude.round(6).rename('lon')]  # a place: its exact location
+    agg = pd.DataFrame({'n': df.groupby(key, sort=False).size()})
+    if 'time' in df:
+        tt = pd.Series(pd.DatetimeIndex(_to_datetime64(df.time.to_numpy())), index=df.index)
+        g = tt.groupby(key, sort=False)
+        agg['first'], agg['last'] = g.min(), g.max()
+    top = {}
+    if lab is not None:
+        for h in hl: agg[h] = (lab == h).groupby(key, sort=False).sum()
+        cnt = lab.groupby(key + [lab.rename('c')]).size().rename('k').reset_index()
+        cnt = cnt.sort_values(['k', 'c'], ascending=[False, True], kind='stable').groupby(['lat', 'lon'], sort=False).head(3)
+        for (la, lo), g in cnt.groupby(['lat', 'lon'], sort=False): top[(la, lo)] = list(zip(g.c, g.k))
+    if value_col: agg['mean'] = df[value_col].astype(float).groupby(key, sort=False).mean()
+    agg['hit'] = agg[hl].sum(axis=1) > 0 if hl and lab is not None else False
+    N = len(agg)
+    agg = agg.sort_values(['hit', 'n'], ascending=False, kind='stable').head(max_places)
+    agg = agg.sort_values('hit', kind='stable')  # highlighted places drawn last, on top
+    lat, lon = agg.index.get_level_values(0).to_numpy(float), agg.index.get_level_values(1).to_numpy(float)
+    esc = html.escape
+    here = None
+    if da is not None and 'component' not in da.dims:
+        v, _, _ = _marker_values(da, pd.DataFrame(dict(latitude=lat, longitude=lon)), None)
+        u = _units(da)
+        here = [('no data' if not np.isfinite(x) else _fmt(float(x)) + (f' {u}' if u else '')) for x in v]
+    points = []
+    for k, (idx, r) in enumerate(agg.iterrows()):
+        lines = [f"<b>{r.n:,} observation{'s' if r.n != 1 else ''}</b> here"]
+        if 'first' in agg: lines.append(f"{r['first']:%Y-%m-%d}" + ('' if r['first'].date() == r['last'].date() else f" to {r['last']:%Y-%m-%d}"))
+        for h in hl: lines.append(f"<i>{esc(h)}</i>: {int(r[h]):,}")
+        if top.get(idx):
+            lines.append('most observed: ' + ', '.join(f'<i>{esc(str(c))}</i> ({n:,})' for c, n in top[idx]))
+        if value_col: lines.append(f"mean {esc(value_col)}: {_fmt(float(r['mean']))}")
+        if here is not None: lines.append(f"{esc(str(da.attrs.get('long_name', da.name)))} here: {here[k]}")
+        lines.append(f'{lat[k]:.5f}°, {lon[k]:.5f}°')
+        points.append([round(lat[k], 6), round(lon[k], 6), int(r.hit), '<br>'.join(lines),
+                       round(float(1 + 0.25 * np.log10(r.n)), 2)])
+    shown = f'{len(agg):,} of {N:,} places' if len(agg) < N else f'{N:,} places'
+    layer = folium.FeatureGroup(name=name or f'observations at {shown}', overlay=True, show=True)
+    layer._template = _import('folium.template').Template(_PLACES_JS)
+    layer.points, layer.styles = points, _PLACE_STYLES
+    legend = {}
+    if hl: legend[f"{', '.join(hl)} observed"] = _PLACE_STYLES[1]['fill']
+    legend['other observations' if hl else 'observed places'] = _PLACE_STYLES[0]['fill']
+    return layer, legend
+
 
 # %% ../nbs/api/31_maps.ipynb #2b7037b2
 def _tile_ranges(bounds, z: int):
