@@ -3,7 +3,9 @@ _docs/), opened in headless Chromium with the network cut off. The index and the
 colours), log no console error and request nothing from the network; the quickstart page must show what its notebook
 computed: the metrics table beside the baselines, the loss figure, and the Leaflet map of a species field with its
 image overlay. Screenshots go to tests/artifacts/: docs_index.png (the top of the index page) and
-docs_quickstart.png (the quickstart page scrolled to its map). The build stages notebooks in _proc/ (git-ignored)."""
+docs_quickstart.png (the quickstart page scrolled to its map). From disk, the search box finds pages (docs_search.png:
+the results; the index is loaded as search.js, since a file:// page may not fetch() search.json) and maths is typeset
+by the bundled KaTeX (docs_maths.png, the geodesy page). The build stages notebooks in _proc/ (git-ignored)."""
 import os, subprocess, sys
 from pathlib import Path
 

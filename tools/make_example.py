@@ -41,6 +41,7 @@ def main(argv=None):
             subprocess.run(cmd, check=True, cwd=ROOT, env=env)
         missing = [f for f in FILES if not (run / f).is_file()]
         if missing: sys.exit(f'example: {run} lacks {missing}')
+        if run.resolve() == OUT.resolve(): sys.exit('example: --from must name another folder than reports/example')
         if OUT.exists(): shutil.rmtree(OUT)
         OUT.mkdir(parents=True)
         for f in FILES: shutil.copy2(run / f, OUT / f)
