@@ -25,4 +25,4 @@ def test_readme_python_example(tmp_path):
                        capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     for word in ('species', 'location', 'prior', 'knn', 'gbm'): assert word in r.stdout, r.stdout
-    assert {'metrics.json', 'dashboard.html', 'map.html', 'best.pt'} <= {p.name for p in (tmp_path / 'quick').iterdir()}
+    assert {'config.yaml', 'metrics.json', 'history.jsonl', 'best.pt'} <= {p.name for p in (tmp_path / 'quick').iterdir()}
