@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast docs demo bench readme clean-venv
+.PHONY: install test test-fast docs demo bench readme example clean-venv
 .DEFAULT_GOAL := demo
 
 # (re)install only when the dependency pins change
@@ -38,6 +38,9 @@ docs: $(STAMP)  ## the docs site into _docs/, offline (Quarto when on PATH, else
 
 demo: $(STAMP)  ## the main job on the bundled data
 	$(BIN)/deepearth demo
+
+example: $(STAMP)  ## reports/example/: the small committed run the README shows (tiny preset, 300 steps, screenshots)
+	$(BIN)/python tools/make_example.py
 
 bench: $(STAMP)  ## the benchmark suite (recorded, never asserted)
 	$(BIN)/deepearth bench --out reports/bench

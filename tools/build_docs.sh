@@ -25,4 +25,6 @@ if [ ! -f "$out/index.html" ]; then
   echo "docs build failed: $out/index.html was not written" >&2; exit 1
 fi
 python tools/fix_proc.py --offline-site "$out"
+# the index (README) shows the committed example run: its pictures, and the dashboard and map they link to
+if [ -d reports/example ]; then mkdir -p "$out/reports"; rm -rf "$out/reports/example"; cp -r reports/example "$out/reports/"; fi
 echo "docs: $(find "$out" -name '*.html' | wc -l) HTML pages in $out/"

@@ -1,5 +1,5 @@
-"""CI check: `nbdev-export` and `nbdev-clean` must change nothing, README.md must match nbs/index.ipynb, and no
-notebook cell mixes imports with other code.
+"""CI check: `nbdev-export` and `nbdev-clean` must change nothing, README.md must match nbs/index.ipynb, no
+notebook cell mixes imports with other code, and every notebook names its kernel (tools/kernelspec.py).
 
 Runs both tools, compares content hashes of nbs/ and deepearth/ before and after, and names every file they changed.
 (Works on a dirty working tree too: it compares file contents, not git status.)"""
@@ -30,6 +30,8 @@ def main():
     r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'check_import_cells.py')], cwd=ROOT)
     if r.returncode: sys.exit('Cells above mix imports with other code: put imports in their own cells (the docs build '
                               'executes every cell with an import).')
+    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'kernelspec.py')], cwd=ROOT)
+    if r.returncode: sys.exit(1)
     print(f'in sync: {len(after)} files under nbs/ and deepearth/, README.md')
 
 if __name__ == '__main__': main()

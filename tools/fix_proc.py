@@ -7,11 +7,64 @@ so the site works from disk with no network. The sidebar in `_proc/_quarto.yml` 
 sets where the site is written (default: the project's `output-dir`, `_docs/`). Tutorials (`tutorials/*.ipynb`) have no
 `output-file` and keep their names; their links to API pages become `../api/...`.
 
-`python tools/fix_proc.py --offline-site DIR`: the Bootswatch theme's CSS imports its web font from Google Fonts. A
-page then asks the network for it (an error in the browser console when offline) although the browser's own fonts
-render it fine; the import is removed from every stylesheet of the rendered site in DIR."""
-import json, os, re, sys
+`python tools/fix_proc.py --offline-site DIR` makes a rendered site work opened from disk (`file://`), offline:
+- the Bootswatch theme's CSS imports its web font from Google Fonts. A page then asks the network for it (an error in
+  the browser console when offline) although the browser's own fonts render it fine; the import is removed from every
+  stylesheet of the rendered site in DIR.
+- search: smalldocs.js `fetch()`es `search.json`, which a browser refuses for a `file://` page (a fetch of a local
+  file counts as a cross-origin request), so the search box found nothing. The index is also written as `search.js`
+  (a script that sets `window.smalldocsSearchIndex`; a `<script>` tag may load a local file) and the site's copy of
+  smalldocs.js loads that script instead; `search.json` stays for other readers.
+- maths: smalldocs links KaTeX from a CDN on pages with maths. The vendored copy (deepearth/assets/katex, made by
+  tools/vendor_assets.sh) goes to `site_libs/katex/` and every page links it instead."""
+import json, os, re, shutil, sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KATEX = ROOT / 'deepearth' / 'assets' / 'katex'
+KATEX_CDN = re.compile(r'https://cdn\.jsdelivr\.net/npm/katex@[\d.]+/dist/')
+# smalldocs.js (0.5.x) loads the search index with fetch(), which a file:// page may not; a script tag may
+FETCH_INDEX = ('const r = await fetch(offset + "search.json");\n'
+               '      index = await r.json();')
+SCRIPT_INDEX = ('index = window.smalldocsSearchIndex || await new Promise((ok, no) => {  // tools/fix_proc.py: file://\n'
+                '        const s = document.createElement("script");\n'
+                '        s.src = offset + "search.js";\n'
+                '        s.onload = () => ok(window.smalldocsSearchIndex || []);\n'
+                '        s.onerror = no;\n'
+                '        document.head.appendChild(s);\n'
+                '      });')
+
+
+def search_from_disk(site: Path):
+    "Write search.js beside search.json and make the site's smalldocs.js load it with a script tag."
+    js, index = site / 'site_libs' / 'smalldocs.js', site / 'search.json'
+    if not index.exists() or not js.exists(): return
+    txt = js.read_text(encoding='utf-8')
+    if FETCH_INDEX not in txt and SCRIPT_INDEX not in txt:
+        sys.exit(f'docs: {js} no longer loads search.json as tools/fix_proc.py expects (smalldocs changed?); '
+                 'update FETCH_INDEX in tools/fix_proc.py')
+    js.write_text(txt.replace(FETCH_INDEX, SCRIPT_INDEX), encoding='utf-8')
+    data = json.loads(index.read_text(encoding='utf-8'))
+    # escape `</` so that no text of the index can end the script element
+    body = json.dumps(data, ensure_ascii=False).replace('</', '<\\/')
+    (site / 'search.js').write_text(f'window.smalldocsSearchIndex = {body};\n', encoding='utf-8')
+
+
+def local_katex(site: Path) -> int:
+    "Copy the vendored KaTeX into site_libs/katex and point every page's KaTeX links there; return pages changed."
+    n = 0
+    for page in site.rglob('*.html'):
+        txt = page.read_text(encoding='utf-8')
+        if not KATEX_CDN.search(txt): continue
+        if not (KATEX / 'katex.min.js').exists():
+            sys.exit(f'docs: {page} has maths but {KATEX} is missing; run tools/vendor_assets.sh')
+        up = '../' * (len(page.relative_to(site).parts) - 1)
+        page.write_text(KATEX_CDN.sub(up + 'site_libs/katex/', txt), encoding='utf-8'); n += 1
+    if n:
+        dest = site / 'site_libs' / 'katex'
+        if dest.exists(): shutil.rmtree(dest)
+        shutil.copytree(KATEX, dest, ignore=shutil.ignore_patterns('VERSION'))
+    return n
 
 REMOTE_IMPORT = re.compile(r'@import\s+url\(\s*["\']?(?:https?:)?//[^)]*\)[^;]*;')
 
@@ -77,7 +130,10 @@ def fix_proc(proc: Path, doc_url: str = 'https://deepearth.github.io/deepearth/'
 if __name__ == '__main__':
     args = sys.argv[1:]
     if args[:1] == ['--offline-site']:
-        print(f'docs: removed {offline_site(Path(args[1]))} remote @import(s) from the site CSS')
+        site = Path(args[1])
+        print(f'docs: removed {offline_site(site)} remote @import(s) from the site CSS; '
+              f'{local_katex(site)} page(s) with maths link the local KaTeX')
+        search_from_disk(site)
     else:
         out = None
         if '--output-dir' in args:
