@@ -849,7 +849,8 @@ def train_arguments(p: argparse.ArgumentParser):
     p.add_argument('data', help='a data file (CSV, Parquet, Darwin Core occurrence file or archive)')
     p.add_argument('--config', metavar='CFG', help='a YAML config (default: the YAML beside DATA)')
     p.add_argument('--preset', choices=sorted(PRESETS), help='network sizes over the data config (tiny for tests, '
-                                                            'small for a CPU demo, paper for a GPU)')
+                                                            'small for a CPU demo, paper for a GPU); settings the '
+                                                            'YAML gives (e.g. training: {n_epochs: 5}) stay')
     p.add_argument('--epochs', type=int, help='passes over the training contexts (default: the config)')
     p.add_argument('--max-steps', type=int, metavar='N', help='stop after N optimiser steps')
     p.add_argument('--checkpoint-every', type=int, metavar='N',
