@@ -73,6 +73,7 @@ def prepare(obs,  # `Observations` from `load_observations`, or its DataFrame
     config = config if config is not None else getattr(obs, 'config', None)
     assert config is not None, 'pass a DeepEarthConfig (or an Observations, which carries one)'
     config.validate()
+    from deepearth.data import check_trainable; check_trainable(df, config)  # no values, one place or one time: refused
     split = split if split is not None else make_split(df, config.split)
     stats = DatasetStatistics.fit(df, config, rows=split['train'])
     table = stats.transform(df)
