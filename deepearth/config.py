@@ -6,18 +6,19 @@ Docs: https://deepearth.github.io/deepearth/api/config.html.md"""
 
 # %% ../nbs/api/00_config.ipynb #f0cbf73b
 from __future__ import annotations
-import copy, dataclasses, difflib, hashlib, json
+import codecs, copy, dataclasses, difflib, hashlib, json, math, re, types
 from dataclasses import dataclass, field, fields, asdict, is_dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 # %% auto #0
 __all__ = ['PositionEncoding', 'InputType', 'EncodingType', 'COORDINATE_FIELDS', 'TIME_FIELDS', 'SplitKind', 'CoordinateSystem',
-           'TimeMode', 'RESERVED_NAMES', 'PRESETS', 'DeepEarthInputError', 'TransformerConfig', 'Grid4DConfig',
-           'ModalityConfig', 'ColumnMap', 'SplitConfig', 'MaskingConfig', 'TrainingConfig', 'DeepEarthConfig',
-           'deep_merge', 'preset']
+           'TimeMode', 'RESERVED_NAMES', 'POSITIVE', 'NON_NEGATIVE', 'FIELD_RANGES', 'PRESETS', 'DeepEarthInputError',
+           'TransformerConfig', 'Grid4DConfig', 'ModalityConfig', 'ColumnMap', 'SplitConfig', 'MaskingConfig',
+           'TrainingConfig', 'DeepEarthConfig', 'ConfigLoader', 'Range', 'Pattern', 'FieldChecker', 'deep_merge',
+           'preset']
 
 # %% ../nbs/api/00_config.ipynb #81569273
 class DeepEarthInputError(ValueError):
@@ -290,6 +291,11 @@ class DeepEarthConfig:
         default_factory=lambda: {'spatial': 0.33, 'temporal': 0.33, 'ecological': 0.34})  # shares of neighbour kinds
     ecological_columns: list[str] | None = None  # columns whose shared values make ecological neighbours (None: the split's group column; []: none)
     derived_columns: dict[str, list[str]] = field(default_factory=dict)  # columns built at load time by joining parts, e.g. event_id: [siteID, utc_date]
+    # reading the file
+    encoding: str = 'utf-8'  # text encoding of a CSV, e.g. latin-1 or cp1252 (Parquet and Darwin Core Archives say their own)
+    time_format: str | None = None  # how the timestamp column is written: a strftime pattern ('%d/%m/%Y'), 'epoch_ms' or 'excel'; None = ISO 8601 or epoch seconds
+    crs: str | None = None  # the reference system of projected coordinates, e.g. 'EPSG:32617': x/y columns converted to latitude/longitude (needs pyproj)
+    longitude_wrap: bool = False  # read longitudes in (180, 360] (the 0..360 convention) as longitude - 360
     # data validation
     geographic_bounds: dict | None = None  # {min_lat, max_lat, min_lon, max_lon} or {geojson_path}; rows outside are rejected
     temporal_bounds: dict | None = None  # {start, end} as ISO dates; rows outside are rejected
@@ -311,6 +317,7 @@ class DeepEarthConfig:
 
     def validate(self):
         "Raise `DeepEarthInputError` naming the first invalid field and its allowed values; return self."
+        FieldChecker().check(self)  # every field's type, choices and range, from the annotations and FIELD_RANGES
         if self.preset is not None and self.preset not in PRESETS:
             _bad('preset', self.preset, f'one of {sorted(PRESETS)}')
         _check_choice('coordinate_system', self.coordinate_system, CoordinateSystem)
@@ -340,6 +347,11 @@ class DeepEarthConfig:
             _bad('derived_columns', dc, 'a mapping of new column -> list of parts, e.g. {event_id: [plotID, utc_date]}')
         lo, hi = self.altitude_range_m
         if lo >= hi: _bad('altitude_range_m', self.altitude_range_m, '[min, max] with min < max, in metres')
+        try: codecs.lookup(self.encoding)
+        except LookupError: _bad('encoding', self.encoding, "a Python text encoding, e.g. 'utf-8', 'latin-1', 'cp1252'")
+        if self.crs is not None and self.coordinate_system != 'geographic':
+            _bad('crs', self.crs, f"empty when coordinate_system is {self.coordinate_system!r} (crs converts projected "
+                                  f"x/y columns to geographic latitude/longitude)")
         return self
 
     # serialisation
@@ -353,15 +365,23 @@ class DeepEarthConfig:
         d = copy.deepcopy(dict(d or {}))
         preset = d.get('preset')
         if preset is not None:
-            if preset not in PRESETS: _bad('preset', preset, f'one of {sorted(PRESETS)}')
+            if not isinstance(preset, str) or preset not in PRESETS: _bad('preset', preset, f'one of {sorted(PRESETS)}')
             d = deep_merge(PRESETS[preset], d)
         cfg = _build(cls, d, '')
         return cfg.validate() if validate else cfg
 
     def with_preset(self, name: str) -> DeepEarthConfig:
-        "This config with preset `name`'s settings (network sizes, context, training) in place of its own."
-        if name not in PRESETS: _bad('preset', name, f'one of {sorted(PRESETS)}')
-        return DeepEarthConfig.from_dict({**deep_merge(self.to_dict(), PRESETS[name]), 'preset': name})
+        "This config over preset `name`: a setting given in its YAML, or changed from its own preset's value, stays; the rest is the preset's."
+        if not isinstance(name, str) or name not in PRESETS: _bad('preset', name, f'one of {sorted(PRESETS)}')
+        mine, given = self.to_dict(), getattr(self, '_given', frozenset())
+        base = (DeepEarthConfig.from_dict({'preset': self.preset}, validate=False) if self.preset in PRESETS
+                else DeepEarthConfig()).to_dict()  # what this config would be without the user's settings
+        def layer(p, m, b, path):  # the preset's value where the user left the baseline's
+            return {k: layer(v, m[k], b[k], f'{path}{k}.') if isinstance(v, dict) and isinstance(m.get(k), dict)
+                    else m[k] if f'{path}{k}' in given or m[k] != b[k] else v for k, v in p.items()}
+        cfg = DeepEarthConfig.from_dict({**deep_merge(mine, layer(PRESETS[name], mine, base, '')), 'preset': name})
+        cfg._given = given
+        return cfg
 
     def to_yaml(self, path=None) -> str:
         "YAML text of the config; also written to `path` if given."
@@ -380,14 +400,16 @@ class DeepEarthConfig:
     @classmethod
     def from_yaml_text(cls, text: str, where='the config text') -> DeepEarthConfig:
         "Read a config from YAML text; `where` names its source in errors."
-        try: d = yaml.safe_load(text)
+        try: d = yaml.load(text, Loader=ConfigLoader)
         except yaml.YAMLError as e: raise DeepEarthInputError(_yaml_problem(e, text, where)) from None
         if d is None: d = {}
         if not isinstance(d, dict):
             raise DeepEarthInputError(f"{where} must hold a mapping of config fields (preset:, modality_configs:, ...), "
                                       f"not a {type(d).__name__}.")
-        try: return cls.from_dict(d)
+        try: cfg = cls.from_dict(d)
         except DeepEarthInputError as e: raise DeepEarthInputError(f"In {where}: {e}") from None
+        cfg._given = frozenset(_leaf_paths(d))  # the settings the file gives: `with_preset` keeps them
+        return cfg
 
     def config_hash(self) -> str:
         "A short, stable hash of the config (for provenance)."
@@ -396,9 +418,37 @@ class DeepEarthConfig:
 # %% ../nbs/api/00_config.ipynb #5e9c85a5
 RESERVED_NAMES = frozenset({'location', 'time'})  # token names the model uses for space and time
 
+class _DuplicateKey(yaml.constructor.ConstructorError): pass
+
+class ConfigLoader(yaml.SafeLoader):
+    "PyYAML's safe loader, but a key given twice in one mapping is an error, and `1e-4` is a number (YAML 1.2)."
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for k, _ in node.value:
+                if k.tag == 'tag:yaml.org,2002:merge': continue  # `<<: *defaults` may be overridden
+                key = self.construct_object(k, deep=True)
+                try: first = seen.setdefault(key, k.start_mark)
+                except TypeError: continue  # an unhashable key: PyYAML's own error follows
+                if first is not k.start_mark:
+                    raise _DuplicateKey(None, None, f"the key {key!r} is given twice in the same mapping (first at line "
+                                        f"{first.line + 1}); YAML would silently keep only the last", k.start_mark)
+        return super().construct_mapping(node, deep)
+
+ConfigLoader.add_implicit_resolver(  # PyYAML (YAML 1.1) reads 1e-4 as the text '1e-4'; YAML 1.2 and users mean a number
+    'tag:yaml.org,2002:float', re.compile(r'^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$'), list('-+0123456789'))
+
+def _leaf_paths(d: dict, path='') -> list[str]:
+    "Dotted paths of the settings a (YAML) dict gives: `training.n_epochs`, ..."
+    return [p for k, v in d.items() for p in ([f'{path}{k}'] + (_leaf_paths(v, f'{path}{k}.') if isinstance(v, dict) else []))]
+
 def _yaml_problem(e, text: str, where: str) -> str:
     "One paragraph for a YAML syntax error: the file, the line and column, the line's text, and what to do."
     mark, problem = getattr(e, 'problem_mark', None), getattr(e, 'problem', None) or str(e).splitlines()[0]
+    if isinstance(e, _DuplicateKey):
+        line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ''
+        return (f"{where}, line {mark.line + 1}: {problem}. Line {mark.line + 1} reads {line.rstrip()!r}. Delete one of "
+                f"the two entries (or merge them into one).")
     ctx, cmark = getattr(e, 'context', None), getattr(e, 'context_mark', None)
     if mark is None: return f"{where} is not valid YAML ({problem}). Fix the syntax and try again."
     line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ''
@@ -424,6 +474,124 @@ def _check_keys(d, cls, where):
             raise DeepEarthInputError(f"Unknown config field `{(where + '.') if where else ''}{k}`.{hint} "
                                       f"Known fields: {', '.join(names)}.")
 
+@dataclass(frozen=True)
+class Range:
+    "The allowed values of a number field: between `lo` and `hi` (None: unbounded), each end included unless `*_open`."
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def __contains__(self, v) -> bool:
+        return ((self.lo is None or (v > self.lo if self.lo_open else v >= self.lo))
+                and (self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)))
+
+    def __str__(self):
+        lo = None if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        hi = None if self.hi is None else f"{'<' if self.hi_open else '<='} {self.hi:g}"
+        return ' and '.join(x for x in (lo, hi) if x)
+
+@dataclass(frozen=True)
+class Pattern:
+    "The allowed values of a text field: a regular expression (matched whole) and how to say it."
+    regex: str
+    text: str
+    def __contains__(self, v) -> bool: return re.fullmatch(self.regex, v) is not None
+    def __str__(self): return self.text
+
+POSITIVE, NON_NEGATIVE = Range(0, lo_open=True), Range(0)
+FIELD_RANGES: dict[str, Range | Pattern] = {  # 'Class.field' -> allowed values, beyond the type (None passes where typed so)
+    **{f'TrainingConfig.{f}': POSITIVE for f in ('learning_rate', 'grad_clip')},
+    **{f'TrainingConfig.{f}': Range(1) for f in ('n_epochs', 'log_every_n_steps', 'validate_every_n_epochs')},
+    **{f'TrainingConfig.{f}': NON_NEGATIVE for f in ('weight_decay', 'warmup_steps', 'seed')},
+    'TrainingConfig.device': Pattern(r'auto|cpu|mps|cuda(:\d+)?', "auto, cpu, mps, cuda or cuda:N"),
+    **{f'TransformerConfig.{f}': POSITIVE for f in ('rope_theta', 'route_scale')},
+    **{f'TransformerConfig.{f}': NON_NEGATIVE for f in ('q_lora_rank', 'moe_layer_start', 'n_shared_experts', 'bias_update_speed')},
+    'Grid4DConfig.n_fourier': Range(1), 'Grid4DConfig.n_coarse_levels': NON_NEGATIVE,
+    'SplitConfig.seed': NON_NEGATIVE, 'SplitConfig.n_patches': Range(1),
+    'ModalityConfig.vocab_size': NON_NEGATIVE,
+    'DeepEarthConfig.context_size': Range(1), 'DeepEarthConfig.batch_size': Range(1),
+    'DeepEarthConfig.altitude_outlier_std': POSITIVE,
+}
+
+class _Mismatch(Exception): pass
+
+class FieldChecker:
+    "Check every field of a config against its annotation (type, `Literal` choices, nesting) and `FIELD_RANGES`."
+    def __init__(self, ranges: dict = FIELD_RANGES): self.ranges = ranges
+
+    def check(self, obj, where: str = ''):
+        "Check (and normalise: 3 -> 3.0 in a float field, 8.0 -> 8 in an int field) the fields of dataclass `obj`, recursively."
+        hints = get_type_hints(type(obj))
+        for f in fields(obj):
+            path = f'{where}.{f.name}' if where else f.name
+            given = getattr(obj, f.name)
+            try: v = self.value(given, hints[f.name], path)
+            except _Mismatch: _bad(path, given, self.describe(hints[f.name]))
+            rng = self.ranges.get(f'{type(obj).__name__}.{f.name}')
+            if rng is not None and v is not None and v not in rng:
+                _bad(path, given, f"{self.describe(hints[f.name]).removesuffix(' or null')} {rng}" if isinstance(rng, Range) else str(rng))
+            setattr(obj, f.name, v)
+        return obj
+
+    def value(self, v, tp, path):
+        "`v` as type `tp` (raise `_Mismatch` when it is not one; nested dataclasses are checked with their paths)."
+        origin, args = get_origin(tp), get_args(tp)
+        if tp is Any: return v
+        if origin in (Union, types.UnionType):
+            if v is None and type(None) in args: return None
+            for a in args:
+                if a is type(None): continue
+                try: return self.value(v, a, path)
+                except _Mismatch: pass
+            raise _Mismatch
+        if origin is Literal:
+            if isinstance(v, str) and v in args: return v
+            raise _Mismatch
+        if is_dataclass(tp):
+            if not isinstance(v, tp): raise _Mismatch
+            return self.check(v, path)
+        if tp is bool:
+            if isinstance(v, bool): return v
+        elif tp is int:
+            if isinstance(v, int) and not isinstance(v, bool): return v
+            if isinstance(v, float) and v.is_integer(): return int(v)
+        elif tp is float:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v): return float(v)
+        elif tp is str:
+            if isinstance(v, str): return v
+        elif tp is dict or origin is dict:
+            if isinstance(v, dict):
+                if not args: return v
+                out = {}
+                for k, x in v.items():
+                    sub = f'{path}.{k}'
+                    try: out[self.value(k, args[0], sub)] = self.value(x, args[1], sub)
+                    except _Mismatch: _bad(sub, x, self.describe(args[1]))
+                return out
+        elif tp is list or origin is list:
+            if isinstance(v, (list, tuple)):
+                if not args: return list(v)
+                out = []
+                for i, x in enumerate(v):
+                    try: out.append(self.value(x, args[0], f'{path}[{i}]'))
+                    except _Mismatch: _bad(f'{path}[{i}]', x, self.describe(args[0]))
+                return out
+        else: return v  # a type the checker does not know: the validate() methods check it
+        raise _Mismatch
+
+    def describe(self, tp) -> str:
+        "Type `tp` in words, for messages."
+        origin, args = get_origin(tp), get_args(tp)
+        if origin in (Union, types.UnionType):
+            return ' or '.join(self.describe(a) if a is not type(None) else 'null' for a in args)
+        if origin is Literal: return f'one of {list(args)}'
+        if is_dataclass(tp): return f'a mapping of {tp.__name__} fields'
+        if origin is list or tp is list: return f"a list of ({self.describe(args[0]) if args else 'values'})"
+        if origin is dict or tp is dict:
+            return f"a mapping (of {self.describe(args[1])})" if args else 'a mapping'
+        return {bool: 'true or false', int: 'an integer', float: 'a number', str: 'text'}.get(tp, getattr(tp, '__name__', str(tp)))
+
 def _build(cls, d, where):
     "Instantiate dataclass `cls` from dict `d`, recursing into nested dataclasses."
     if is_dataclass(d) and isinstance(d, cls): return d
@@ -435,6 +603,8 @@ def _build(cls, d, where):
         if is_dataclass(t) and v is not None: v = _build(t, v, sub)
         elif f.name == 'modality_configs':
             if not isinstance(v, dict): _bad(sub, v, 'a mapping of modality name -> modality settings')
+            for k, m in v.items():
+                if m is not None and not isinstance(m, dict): _bad(f'{sub}.{k}', m, 'a mapping of ModalityConfig fields')
             v = {k: _build(ModalityConfig, {**(m or {}), 'name': (m or {}).get('name', k)}, f'{sub}.{k}') for k, m in v.items()}
         kw[f.name] = v
     try: return cls(**kw)

@@ -6,7 +6,7 @@ Docs: https://deepearth.github.io/deepearth/api/data.html.md"""
 
 # %% ../nbs/api/02_data.ipynb #ab0039d3
 from __future__ import annotations
-import calendar, codecs, copy, csv, difflib, gzip, re, sys, tempfile, time, zipfile
+import calendar, codecs, copy, csv, difflib, gzip, re, sys, tempfile, time, zipfile, zlib
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field, asdict
@@ -25,17 +25,17 @@ from .geo import geodetic_to_ecef, ecef_to_geodetic, bounds_from_geojson
 # %% auto #0
 __all__ = ['REJECTION_REASONS', 'N_EXAMPLES', 'CANONICAL_COLUMNS', 'COLUMN_ALIASES', 'DAY_S', 'DERIVED_TIME_PARTS',
            'AUTO_CHUNK_ROWS', 'AUTO_CHUNK_BYTES', 'CHUNK_ROWS', 'LoadReport', 'Observations', 'Table', 'read_dwca_meta',
-           'open_table', 'resolve_columns', 'parse_time', 'parse_times', 'infer_config', 'load_observations',
-           'sibling_config', 'read_config', 'config_yaml', 'summarize', 'format_summary', 'cube_dims',
-           'datacube_to_frame', 'sample_datacube']
+           'open_table', 'resolve_columns', 'parse_time', 'parse_times', 'infer_config', 'training_blockers',
+           'check_trainable', 'load_observations', 'sibling_config', 'read_config', 'config_yaml', 'summarize',
+           'format_summary', 'cube_dims', 'datacube_to_frame', 'sample_datacube']
 
 # %% ../nbs/api/02_data.ipynb #92d63056
 REJECTION_REASONS = {  # reason -> what it means; a rejected row is counted under the first that applies, in this order
     'no_coordinates': 'no latitude/longitude (or x/y/z) value',
-    'unparseable_coordinates': 'a coordinate that is not a number',
+    'unparseable_coordinates': 'a coordinate that is not a finite number (text, inf)',
     'coordinates_out_of_range': 'latitude outside -90..90 or longitude outside -180..180',
     'no_time': 'no date/time value',
-    'unparseable_time': 'a date/time that is not ISO 8601, or an impossible date',
+    'unparseable_time': "a date/time that is not ISO 8601 (nor in the config's time_format), or an impossible date",
     'time_out_of_range': 'a date/time after now',
     'outside_bounds': "outside the config's geographic_bounds or temporal_bounds",
     'altitude_out_of_range': "altitude outside the config's altitude_range_m",
@@ -60,6 +60,8 @@ class LoadReport:
     defaults_filled: dict[str, int] = field(default_factory=dict)  # time component -> kept rows given the default
     columns: dict[str, str] = field(default_factory=dict)  # canonical field -> the source column used
     notes: list[str] = field(default_factory=list)  # anything else the user should know
+    hints: dict[str, str] = field(default_factory=dict)  # kind -> what rejected values look like and the option that reads them
+    blockers: list[str] = field(default_factory=list)  # why this table cannot train a model (training refuses it)
     seconds: float = 0.0  # wall time of the load
 
     @property
@@ -88,11 +90,13 @@ class LoadReport:
         miss = {k: v for k, v in self.missing.items() if v}
         if miss: lines.append('  missing values kept as missing: ' + ', '.join(f'{k} {v:,}' for k, v in miss.items()))
         for c, n in self.invalid_values.items():
-            lines.append(f"  {n:,} values of {c!r} are not numbers (kept as missing), e.g. rows "
+            lines.append(f"  {n:,} values of {c!r} are not finite numbers (text or inf; kept as missing), e.g. rows "
                          + ', '.join(map(str, self.invalid_examples.get(c, []))))
         if self.defaults_filled:
             lines.append('  time defaults used: ' + ', '.join(f'{k} {v:,} rows' for k, v in self.defaults_filled.items()))
         lines += [f'  note: {n}' for n in self.notes]
+        lines += [f'  hint: {h}' for h in self.hints.values()]
+        lines += [f'  cannot train: {b}' for b in self.blockers]
         return '\n'.join(lines)
 
 # %% ../nbs/api/02_data.ipynb #d858d959
@@ -150,16 +154,55 @@ def _check_header(names, where):
 def _open_text(p: Path, encoding='utf-8'):
     return gzip.open(p, 'rt', encoding=encoding, newline='') if p.name.endswith('.gz') else open(p, encoding=encoding, newline='')
 
-def _csv_table(p: Path) -> Table:
+def _encoding_problem(p: Path, encoding: str, e: UnicodeDecodeError) -> str:
+    "One paragraph for text that is not in `encoding`: the line of the first bad byte, and the `encoding` option."
+    line = None
+    try:
+        with (gzip.open(p, 'rb') if p.name.endswith('.gz') else open(p, 'rb')) as f:
+            for i, raw in enumerate(f, 1):  # the error path only: find the line to name
+                try: raw.decode(encoding)
+                except UnicodeDecodeError: line = i; break
+    except (OSError, EOFError, zlib.error): pass
+    bad = e.object[e.start:e.start + 4] if isinstance(e.object, bytes) else b''
+    return (f"{p} is not {encoding} text{f' (line {line})' if line else ''}: bytes {bad!r} do not decode. It was "
+            f"probably saved as Latin-1 / Windows-1252 (Excel and older Windows programs do). Set `encoding: latin-1` "
+            f"(or cp1252) in the config, or save the file as UTF-8 CSV.")
+
+def _unreadable(where, e) -> str:
+    return (f"{where} cannot be read ({type(e).__name__}: {e}): a .gz file must be complete gzip-compressed text, and "
+            f"this one is truncated or corrupt (an interrupted download or copy?). Download or copy it again "
+            f"(`gzip -t FILE` checks it), or pass a plain CSV.")
+
+def _check_field_counts(p: Path, sep: str, quoting: int, names: list[str], encoding: str):
+    "Refuse a line with more fields than the header (pandas drops them when only some columns are read): one pyarrow pass."
+    import pyarrow.csv as pc
+    lines = []
+    def invalid(row):  # called for bad rows only; pandas fills a row with too few fields with missing values
+        if row.actual_columns > row.expected_columns: lines.append(row.number)
+        return 'skip'
+    try:
+        r = pc.open_csv(p, read_options=pc.ReadOptions(use_threads=False, encoding=encoding),
+                        parse_options=pc.ParseOptions(delimiter=sep, quote_char=False if quoting == csv.QUOTE_NONE else '"',
+                                                      invalid_row_handler=invalid),
+                        convert_options=pc.ConvertOptions(include_columns=[names[0]], column_types={names[0]: 'string'}))
+        for _ in r:
+            if len(lines) >= N_EXAMPLES: break
+    except Exception: return  # anything else: pandas reads the file and says what is wrong
+    if not lines: return
+    rows = [n - 1 for n in lines]
+    _err(f"{p}: line {lines[0]} (data row {rows[0]:,}) has more fields than the {len(names)} column names of the header"
+         + (f" (so do lines {', '.join(map(str, lines[1:]))})" if len(lines) > 1 else '')
+         + ". A separator inside an unquoted value (a comma in a name, a decimal comma) or a stray delimiter shifts "
+           "the values after it into the wrong columns. Quote such values, remove the extra separator, or name the "
+           "extra column in the header.")
+
+def _csv_table(p: Path, encoding: str = 'utf-8') -> Table:
     "A CSV/TSV (optionally gzipped) as a Table; its delimiter sniffed from the header line."
     where = str(p)
     try:
-        with _open_text(p) as f: line = f.readline()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        _err(f"{where} cannot be read ({e}). A .gz file must be gzip-compressed text; otherwise pass a plain CSV.")
-    except UnicodeDecodeError as e:
-        _err(f"{where} is not UTF-8 text ({e}). Save it as UTF-8 CSV (most spreadsheet programs offer 'CSV UTF-8'), "
-             f"or pass a Parquet file.")
+        with _open_text(p, encoding) as f: line = f.readline()
+    except UnicodeDecodeError as e: _err(_encoding_problem(p, encoding, e))
+    except (OSError, EOFError, zlib.error) as e: _err(_unreadable(where, e))
     if not line.strip():
         _err(f"{where} is empty (no header line). DeepEarth needs a header naming the columns and one row per "
              f"observation." if not line else f"The first line of {where} is blank; it must name the columns.")
@@ -169,21 +212,25 @@ def _csv_table(p: Path) -> Table:
     names = next(csv.reader([line], delimiter=sep, quoting=quoting))
     _check_header(names, where)
 
-    def read(cols):
-        try:
-            return pd.read_csv(p, sep=sep, usecols=cols, quoting=quoting, low_memory=False, skip_blank_lines=False,
-                               encoding='utf-8-sig')
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-            _err(f"{where} could not be parsed as a {'tab' if sep == chr(9) else repr(sep)}-separated table: {e}. "
-                 f"Check that every line has the same number of fields as the header.")
+    pd_encoding = 'utf-8-sig' if codecs.lookup(encoding).name == 'utf-8' else encoding
 
-    def chunks(cols, size):
+    checked = []
+
+    def chunks(cols, size):  # size None: the whole table in one frame
+        if not checked: _check_field_counts(p, sep, quoting, names, encoding); checked.append(True)
+        kw = dict(sep=sep, usecols=cols, quoting=quoting, low_memory=False, skip_blank_lines=False, encoding=pd_encoding)
         try:
-            with pd.read_csv(p, sep=sep, usecols=cols, quoting=quoting, low_memory=False, skip_blank_lines=False,
-                             encoding='utf-8-sig', chunksize=size) as it: yield from it
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+            if size is None: yield pd.read_csv(p, **kw); return
+            with pd.read_csv(p, chunksize=size, **kw) as it: yield from it
+        except DeepEarthInputError: raise
+        except UnicodeDecodeError as e: _err(_encoding_problem(p, encoding, e))
+        except (pd.errors.ParserError, ValueError) as e:
             _err(f"{where} could not be parsed as a {'tab' if sep == chr(9) else repr(sep)}-separated table: {e}. "
                  f"Check that every line has the same number of fields as the header.")
+        except (OSError, EOFError, zlib.error) as e: _err(_unreadable(where, e))
+
+    def read(cols):
+        return next(chunks(cols, None))
     return Table(where, names, read, 'csv', chunks)
 
 def _parquet_table(p: Path) -> Table:
@@ -302,6 +349,7 @@ def _frame_table(df: pd.DataFrame, where: str, kind='dataframe') -> Table:
 
 def open_table(
     source,  # a path (CSV, .csv.gz, Parquet, Darwin Core CSV, DwC-A folder or zip), a DataFrame or an xarray.Dataset
+    encoding: str = 'utf-8',  # the text encoding of a CSV (the config's `encoding`)
 ) -> Table:
     "The `Table` for `source`: its column names and a reader."
     if isinstance(source, pd.DataFrame): return _frame_table(source, 'the DataFrame')
@@ -320,7 +368,7 @@ def open_table(
     if p.stat().st_size == 0:
         _err(f"{p} is empty (0 bytes). DeepEarth needs a header naming the columns and one row per observation.")
     if p.suffix.lower() in ('.parquet', '.pq'): return _parquet_table(p)
-    return _csv_table(p)
+    return _csv_table(p, encoding)
 
 # %% ../nbs/api/02_data.ipynb #74f09d44
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -348,25 +396,28 @@ def resolve_columns(
     lower = {}
     for n in names: lower.setdefault(n.lower().strip(), n)
     geo = config.coordinate_system == 'geographic'
+    proj = geo and getattr(config, 'crs', None) is not None  # projected x/y, converted to latitude/longitude
+    auto = ('x', 'y', 'z') if not geo else ('x', 'y', 'altitude') if proj else ('latitude', 'longitude', 'altitude')
     out = {}
     for f in COORDINATE_FIELDS + (TIME_FIELDS if config.time != 'none' else ()):  # time: none reads no time column
         given = getattr(config.columns, f)
         if given is not None:
             if given not in names: _missing_column(given, f'columns.{f} in the config', names, where)
             out[f] = given
-        elif (f in ('x', 'y', 'z')) != geo or f not in COORDINATE_FIELDS:
+        elif f in auto or f not in COORDINATE_FIELDS:
             out[f] = next((n for a in COLUMN_ALIASES[f] for n in (a if a in names else lower.get(a.lower()),) if n), None)
     used = [v for v in out.values() if v]
     twice = [v for v, c in Counter(used).items() if c > 1]
     if twice: _err(f"Column {twice[0]!r} of {where} is used for two fields ({', '.join(f for f, v in out.items() if v == twice[0])}). "
                    f"Name the columns explicitly in the config's `columns:` section.")
-    need = ('latitude', 'longitude') if geo else ('x', 'y', 'z')
+    need = ('x', 'y') if proj else ('latitude', 'longitude') if geo else ('x', 'y', 'z')
     lack = [f for f in need if not out.get(f)]
     if lack:
         _err(f"{where} has no {'/'.join(lack)} column (looked for "
              + '; '.join(f"{f}: {', '.join(COLUMN_ALIASES[f])}" for f in lack)
              + f"). Name the columns in the config, e.g. `columns: {{{lack[0]}: your_column}}`"
              + ("" if geo else f" (coordinate_system is {config.coordinate_system!r})")
+             + (f" (crs is {config.crs!r}: the projected coordinates)" if proj else "")
              + f". Columns found: {_list(names)}.")
     if config.time != 'none' and not out.get('timestamp') and not out.get('year'):
         _err(f"{where} has no date/time column (looked for timestamp: {', '.join(COLUMN_ALIASES['timestamp'])}; or "
@@ -413,10 +464,42 @@ def _expand_abbreviated(a: pd.Series, b: pd.Series) -> pd.Series:
         out[sel] = a[sel].str.slice(0, int(n)) + b[sel]
     return out
 
+def _formatted_times(values: pd.Series, fmt: str, out: pd.DataFrame, default_hour: int, where: str) -> pd.DataFrame:
+    "Times in the config's `time_format`: epoch milliseconds, Excel serial days, or a strftime pattern (one `to_datetime`)."
+    if fmt in ('epoch_ms', 'excel'):
+        v = _num(values)
+        out['missing'] = values.isna().to_numpy()
+        if fmt == 'epoch_ms': t, w = v / 1000, np.zeros(len(v))
+        else:  # days since 1899-12-30; a whole number is a date: noon of it, one day wide
+            day = np.isfinite(v) & (v == np.round(v))
+            t = (v - 25569.0) * DAY_S + np.where(day, default_hour * 3600, 0)
+            w = np.where(day, DAY_S, 0.0)
+            out['default_hour'] = day
+    else:
+        txt = values.astype('str').str.strip()
+        txt = txt.where(txt != '')
+        out['missing'] = txt.isna().to_numpy()
+        try: dt = pd.Series(pd.to_datetime(txt, format=fmt, utc=True, errors='coerce'))
+        except (ValueError, TypeError) as e:
+            _err(f"time_format {fmt!r} is not a date pattern pandas can use ({e}). Give a strftime pattern such as "
+                 f"'%d/%m/%Y' or '%m/%d/%Y %H:%M', or 'epoch_ms' or 'excel'.")
+        t = _seconds(dt)
+        if not re.search(r'%[HIMSXcTRrp]', fmt):  # a date without a time: noon of that day, one day wide
+            day = np.isfinite(t)
+            t, w = t + default_hour * 3600, np.where(day, DAY_S, 0.0)
+            out['default_hour'] = day
+        else: w = np.zeros(len(t))
+    ok = np.isfinite(t)
+    out['time'], out['time_width'] = np.where(ok, t, np.nan), np.where(ok, w, 0.0)
+    out['invalid'] = ~out['missing'].to_numpy() & ~ok
+    out['default_hour'] = out['default_hour'].to_numpy() & ok
+    return out
+
 def parse_time(
     values: pd.Series,  # a timestamp column: ISO 8601 text, Darwin Core intervals, epoch seconds or datetime64
     default_month: int = 6, default_day: int = 15, default_hour: int = 12,  # for values with reduced precision
     where: str = 'the timestamp column',  # for messages
+    time_format: str | None = None,  # a strftime pattern ('%d/%m/%Y'), 'epoch_ms' or 'excel'; None = ISO 8601 or epoch seconds
 ) -> pd.DataFrame:  # time, time_width (seconds), missing, invalid, and default_<component> flags, one row per value
     "Parse a timestamp column to seconds since 1970 UTC and interval widths, vectorised."
     n = len(values)
@@ -427,8 +510,16 @@ def parse_time(
         dt = values.dt.tz_localize('UTC') if values.dt.tz is None else values.dt.tz_convert('UTC')
         out['time'] = _seconds(dt)
         return out
+    if time_format is not None: return _formatted_times(values, time_format, out, default_hour, where)
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         v = values.to_numpy(dtype=float, na_value=np.nan)
+        out['invalid'] = np.isinf(v)  # inf is no time: rejected as unparseable, never kept
+        v = np.where(np.isfinite(v), v, np.nan)
+        if np.isfinite(v).any() and np.nanmax(np.abs(v)) < 1e5 and np.nanmin(v) >= 1e4:
+            d = pd.Timestamp('1899-12-30') + pd.Timedelta(days=float(np.nanmin(v)))
+            _err(f"{where} holds numbers from {np.nanmin(v):g} to {np.nanmax(v):g}: they look like Excel serial dates "
+                 f"(days since 1899-12-30; {np.nanmin(v):g} is {d:%Y-%m-%d}), not epoch seconds. Set `time_format: excel` "
+                 f"in the config, or format the column as dates in the spreadsheet before saving.")
         if np.isfinite(v).any() and np.nanmax(np.abs(v)) < 1e5:
             _err(f"{where} holds numbers up to {np.nanmax(np.abs(v)):g}: they look like years, not epoch seconds. Map "
                  f"the column as `columns: {{year: {values.name}}}` (with month/day columns if there are any).")
@@ -505,7 +596,7 @@ def parse_times(
     if cfg.time == 'none': return _static_times(len(df))  # a static table: every row gets the placeholder time 0
     if cm.timestamp:
         out = parse_time(df[cm.timestamp], cfg.default_month, cfg.default_day, cfg.default_hour,
-                         f'Column {cm.timestamp!r} of {where}')
+                         f'Column {cm.timestamp!r} of {where}', getattr(cfg, 'time_format', None))
         if cm.year:
             fill = out.missing.to_numpy().copy()  # a copy: the loop below rewrites 'missing'
             if fill.any():
@@ -540,12 +631,27 @@ def _static_note(cfg: DeepEarthConfig) -> str:
             f'token or time target, and contexts have no temporal neighbours')
 
 # %% ../nbs/api/02_data.ipynb #f221ebed
+def _to_wgs84(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    "Projected x/y (e.g. UTM metres) in `crs` to WGS84 latitude, longitude in degrees, vectorised with pyproj."
+    try: from pyproj import Transformer
+    except ImportError: _err(f"The config's `crs: {crs}` needs pyproj to convert the coordinates: `pip install pyproj` "
+                             f"(it is in deepearth's dev extra).")
+    try: tr = Transformer.from_crs(crs, 'EPSG:4326', always_xy=True)
+    except Exception as e:
+        _err(f"crs {crs!r} is not a coordinate reference system pyproj knows ({type(e).__name__}: {e}). Give it as "
+             f"'EPSG:CODE', e.g. 'EPSG:32617' for UTM zone 17N (metres).")
+    ok = np.isfinite(x) & np.isfinite(y)
+    lat, lon = np.full(len(x), np.nan), np.full(len(x), np.nan)
+    if ok.any(): lon[ok], lat[ok] = tr.transform(x[ok], y[ok])
+    return lat, lon
+
 def _check_rows(df: pd.DataFrame, cm: ColumnMap, cfg: DeepEarthConfig, tp: pd.DataFrame, where: str,
                 alt_moments: tuple[float, float] | None = None):  # mean and std of the altitude outlier test, if known
     "Coordinates and the problem masks of every row: (coords dict, {reason: mask}, invalid altitude mask)."
     n, geo = len(df), cfg.coordinate_system == 'geographic'
+    proj = geo and getattr(cfg, 'crs', None) is not None
     prob = {}
-    cols = ('latitude', 'longitude') if geo else ('x', 'y', 'z')
+    cols = ('x', 'y') if proj else ('latitude', 'longitude') if geo else ('x', 'y', 'z')
     raw = {c: df[getattr(cm, c)] for c in cols}
     num = {c: _num(raw[c]) for c in cols}
     miss = np.logical_or.reduce([raw[c].isna().to_numpy() for c in cols])
@@ -555,7 +661,8 @@ def _check_rows(df: pd.DataFrame, cm: ColumnMap, cfg: DeepEarthConfig, tp: pd.Da
     alt = _num(alt_raw) if alt_raw is not None else np.full(n, np.nan)
     alt_invalid = (alt_raw.notna().to_numpy() & ~np.isfinite(alt)) if alt_raw is not None else np.zeros(n, bool)
     if geo:
-        lat, lon = num['latitude'], num['longitude']
+        lat, lon = _to_wgs84(num['x'], num['y'], cfg.crs) if proj else (num['latitude'], num['longitude'])
+        if getattr(cfg, 'longitude_wrap', False): lon = np.where((lon > 180) & (lon <= 360), lon - 360, lon)
         with np.errstate(invalid='ignore'):
             prob['coordinates_out_of_range'] = (np.abs(lat) > 90) | (np.abs(lon) > 180)
         xyz = np.full((n, 3), np.nan)
@@ -603,10 +710,15 @@ def _as_categorical(s: pd.Series) -> pd.Series:
     t = s.astype('str').str.strip()
     return t.where(t != '')
 
+_DECIMAL_COMMA = r'\s*[-+]?\d*,\d+\s*'
+
 def _as_numerical(s: pd.Series, col: str, where: str):
     "float64 values, and the mask of present values that are not numbers; refuse a column that is mostly text."
     if pd.api.types.is_bool_dtype(s): s = s.astype(float)
-    if pd.api.types.is_numeric_dtype(s): return s.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(s), bool)
+    if pd.api.types.is_numeric_dtype(s):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isinf(v)  # inf / -inf: counted as not a finite number, kept as missing
+        return np.where(bad, np.nan, v), bad
     v = _num(s)
     present = s.notna().to_numpy() & (s.astype('str').str.strip() != '').to_numpy(dtype=bool, na_value=False)
     bad = present & ~np.isfinite(v)
@@ -614,8 +726,10 @@ def _as_numerical(s: pd.Series, col: str, where: str):
         ex = pd.unique(s[bad].astype('str'))[:5]
         _err(f"Column {col!r} of {where} is configured as numerical, but {bad.sum():,} of its {present.sum():,} values "
              f"are not numbers (e.g. {', '.join(map(repr, ex))}). If it holds classes, declare it categorical: "
-             f"`input_type: categorical, column_name: {col}`; otherwise clean the column.")
-    return v, bad
+             f"`input_type: categorical, column_name: {col}`; otherwise clean the column."
+             + (" The values use a decimal comma ('12,5'): DeepEarth reads a decimal point; save the file with decimal "
+                "points (or replace ',' by '.' in the column)." if pd.Series(ex).str.fullmatch(_DECIMAL_COMMA).any() else ''))
+    return np.where(bad, np.nan, v), bad
 
 # %% ../nbs/api/02_data.ipynb #fb7f770d
 _ID_NAME = re.compile(r'(?i:(^|_)id$|(^|_)key$|uuid|identifier)|[a-z](ID|Id|Key)$')  # ids: siteID, taxon_id, taxonKey
@@ -709,6 +823,80 @@ def _needed_columns(cfg: DeepEarthConfig, cm: ColumnMap, derived: dict, names: l
 # %% ../nbs/api/02_data.ipynb #9db89d06
 def _first_rows(mask, rows, k=N_EXAMPLES): return rows[np.flatnonzero(mask)[:k]].tolist()
 
+def _hints(df: pd.DataFrame, cm: ColumnMap, cfg: DeepEarthConfig, coords: dict, prob: dict) -> dict[str, str]:
+    "What rejected values look like when it is a known mistake, and the option that reads them (vectorised)."
+    h = {}
+    if cm.timestamp:
+        raw = df[cm.timestamp]
+        if cfg.time_format is None and pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            v = np.abs(raw.to_numpy(dtype=float, na_value=np.nan))
+            med = np.nanmedian(v[np.isfinite(v)]) if np.isfinite(v).any() else np.nan
+            if 1e11 <= med < 1e14:
+                h['epoch_ms'] = (f"Column {cm.timestamp!r} holds numbers like {med:.0f}: epoch milliseconds, not seconds "
+                                 f"(as seconds they are centuries ahead, so rejected as time_out_of_range). Set "
+                                 f"`time_format: epoch_ms` in the config (or divide the column by 1000).")
+        bad = prob['unparseable_time'] & raw.notna().to_numpy()
+        if bad.any():
+            ex = pd.unique(raw[bad].astype('str'))[:3]
+            if cfg.time_format:
+                h['time_format'] = (f"{int(bad.sum()):,} values of {cm.timestamp!r} do not match time_format "
+                                    f"{cfg.time_format!r} (e.g. {', '.join(map(repr, ex))}); they are rejected as "
+                                    f"unparseable_time. Fix those values, or the format.")
+            elif pd.Series(ex).str.fullmatch(r'\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}.*').any():
+                h['time_format'] = (f"Values like {ex[0]!r} in {cm.timestamp!r} are not ISO 8601: give their pattern, "
+                                    f"e.g. `time_format: '%d/%m/%Y'` (day first) or '%m/%d/%Y' (month first).")
+    if cfg.coordinate_system == 'geographic':
+        lat, lon = coords['latitude'], coords['longitude']
+        with np.errstate(invalid='ignore'): wrap = (lon > 180) & (lon <= 360) & (np.abs(lat) <= 90)
+        if wrap.any():
+            x = lon[wrap][0]
+            h['longitude_0_360'] = (f"{int(wrap.sum()):,} rows have longitudes between 180 and 360 (e.g. {x:g}): the "
+                                    f"0..360 convention? They are rejected as coordinates_out_of_range. Set "
+                                    f"`longitude_wrap: true` in the config to read them as longitude - 360 ({x:g} -> {x - 360:g}).")
+        for c in (cm.latitude, cm.longitude):
+            s = df[c] if c else None
+            if s is not None and not pd.api.types.is_numeric_dtype(s):
+                un = prob['unparseable_coordinates'] & s.notna().to_numpy()
+                ex = pd.unique(s[un].astype('str'))[:3]
+                if len(ex) and pd.Series(ex).str.fullmatch(_DECIMAL_COMMA).any():
+                    h['decimal_comma'] = (f"Values like {ex[0]!r} in {c!r} use a decimal comma; DeepEarth reads a decimal "
+                                          f"point. Save the file with decimal points (or replace ',' by '.' in the column).")
+    return h
+
+def training_blockers(
+    df: pd.DataFrame,  # the canonical table (`Observations.df`)
+    config: DeepEarthConfig,  # its config
+) -> list[str]:  # one sentence per problem; empty when the table can train a model
+    "Why a table cannot train a model: a modality column without any value, or every row at one place or at one time."
+    out, n = [], len(df)
+    if not n: return out
+    for m in config.modalities:
+        for c in m.columns:
+            if c in df.columns and pd.isna(df[c]).all():
+                out.append(f"modality {m.name!r}: column {c!r} has no value in any of the {n:,} kept rows (all missing, "
+                           f"or none a finite number). Fill the column, or remove the modality from the config.")
+    xyz = df[['x', 'y', 'z']].to_numpy(dtype=float)
+    if np.all(np.nanmax(xyz, 0) == np.nanmin(xyz, 0)):
+        at = (f"latitude {df['latitude'].iloc[0]:.6g}, longitude {df['longitude'].iloc[0]:.6g}"
+              if np.isfinite(df['latitude'].iloc[0]) else f"x, y, z {xyz[0].tolist()}")
+        out.append(f"every kept row is at the same place ({at}): the model learns how observations vary in space and "
+                   f"time, and space does not vary here. Add observations from other places.")
+    t = df['time'].to_numpy(dtype=float)
+    if getattr(config, 'time', 'columns') != 'none' and np.isfinite(t).any() and np.nanmax(t) == np.nanmin(t):
+        out.append(f"every kept row has the same time ({_iso_time(np.nanmin(t))}): time does not vary here. Add "
+                   f"observations from other times.")
+    return out
+
+def check_trainable(
+    obs,  # `Observations` or its DataFrame
+    config: DeepEarthConfig | None = None,  # default: the Observations' config
+):
+    "Raise `DeepEarthInputError` naming each of `training_blockers` (training calls this before any work)."
+    cfg = config if config is not None else obs.config
+    b = training_blockers(getattr(obs, 'df', obs), cfg)
+    if b: _err(f"{getattr(obs, 'source', 'The table')} cannot train a model: " + ' '.join(b)
+               + " (`deepearth inspect` shows the same.)")
+
 def _load_frame(df: pd.DataFrame, cfg: DeepEarthConfig, cm: ColumnMap, derived: dict, names: list[str], where: str,
                 row0: int = 0,  # source data rows before this frame (its first row is row0 + 1)
                 alt_moments: tuple[float, float] | None = None,  # of the whole table, for the altitude outlier test
@@ -731,6 +919,7 @@ def _load_frame(df: pd.DataFrame, cfg: DeepEarthConfig, cm: ColumnMap, derived: 
             rep.examples[r] = _first_rows(first == k, rows)
         if prob[r].any(): rep.problems[r] = int(prob[r].sum())
     rep.multi_problem_rows = int((stack.sum(1) > 1).sum())
+    rep.hints = _hints(df, cm, cfg, coords, prob)
     if not rep.rows_kept: return {}, rep
 
     keep = ~bad
@@ -772,13 +961,16 @@ def _finish(odf: pd.DataFrame, rep: LoadReport, cfg: DeepEarthConfig, cm: Column
         _err(f"All {rep.rows_read:,} rows of {where} were rejected: " + '; '.join(
              f"{r} {c:,} ({REJECTION_REASONS[r]}; e.g. rows {', '.join(map(str, rep.examples[r]))})"
              for r, c in rep.rejected.items()) + f". Columns used: {', '.join(f'{k} <- {v}' for k, v in rep.columns.items())}. "
-             f"Check that these columns hold what their names say, or name the right ones in the config's `columns:`.")
+             f"Check that these columns hold what their names say, or name the right ones in the config's `columns:`."
+             + ''.join(f' {h}' for h in rep.hints.values()))
     if not cm.altitude and cfg.coordinate_system == 'geographic':
         rep.notes.append('no altitude column: altitude is missing (NaN) and x, y, z lie on the WGS84 ellipsoid')
     if cm.timestamp and cm.year: rep.notes.append(f'time from {cm.timestamp!r}, or from {cm.year!r}/month/day where it is empty')
     if cfg.time == 'none': rep.notes.append(_static_note(cfg))
     if kind == 'xarray': rep.notes.append('flattened from a datacube: one row per grid cell (and level) with a value')
+    if getattr(cfg, 'crs', None): rep.notes.append(f'coordinates converted from {cfg.crs} x/y to WGS84 latitude/longitude')
     cfg.columns = cm
+    rep.blockers = training_blockers(odf, cfg)
     rep.seconds = time.perf_counter() - t0
     return Observations(odf, rep, cfg, where)
 
@@ -802,7 +994,7 @@ def load_observations(
     if isinstance(config, (str, Path)): config = read_config(config)
     cfg = copy.deepcopy(config) if config is not None else DeepEarthConfig()
     if derived_columns is not None: cfg.derived_columns = dict(derived_columns)
-    table = open_table(source)
+    table = open_table(source, cfg.encoding)
     if chunk_rows is None and _auto_chunk(table, source): chunk_rows = CHUNK_ROWS
     if cache_dir is not None and not chunk_rows: chunk_rows = CHUNK_ROWS
     if chunk_rows: return _load_chunked(table, cfg, int(chunk_rows), t0, cache_dir)
@@ -831,6 +1023,7 @@ def _add_report(total: LoadReport, part: LoadReport):
     for a in ('rejected', 'problems', 'missing', 'invalid_values', 'defaults_filled'):
         d = getattr(total, a)
         for k, v in getattr(part, a).items(): d[k] = d.get(k, 0) + v
+    for k, v in part.hints.items(): total.hints.setdefault(k, v)
     for a in ('examples', 'invalid_examples'):
         d = getattr(total, a)
         for k, v in getattr(part, a).items(): d[k] = (d.get(k, []) + v)[:N_EXAMPLES]

@@ -73,6 +73,7 @@ def prepare(obs,  # `Observations` from `load_observations`, or its DataFrame
     config = config if config is not None else getattr(obs, 'config', None)
     assert config is not None, 'pass a DeepEarthConfig (or an Observations, which carries one)'
     config.validate()
+    from deepearth.data import check_trainable; check_trainable(df, config)  # no values, one place or one time: refused
     split = split if split is not None else make_split(df, config.split)
     stats = DatasetStatistics.fit(df, config, rows=split['train'])
     table = stats.transform(df)
@@ -849,7 +850,8 @@ def train_arguments(p: argparse.ArgumentParser):
     p.add_argument('data', help='a data file (CSV, Parquet, Darwin Core occurrence file or archive)')
     p.add_argument('--config', metavar='CFG', help='a YAML config (default: the YAML beside DATA)')
     p.add_argument('--preset', choices=sorted(PRESETS), help='network sizes over the data config (tiny for tests, '
-                                                            'small for a CPU demo, paper for a GPU)')
+                                                            'small for a CPU demo, paper for a GPU); settings the '
+                                                            'YAML gives (e.g. training: {n_epochs: 5}) stay')
     p.add_argument('--epochs', type=int, help='passes over the training contexts (default: the config)')
     p.add_argument('--max-steps', type=int, metavar='N', help='stop after N optimiser steps')
     p.add_argument('--checkpoint-every', type=int, metavar='N',

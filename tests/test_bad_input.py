@@ -116,6 +116,118 @@ def inspect(path, config=None):
     return ['inspect', path] + (['--config', config] if config else []), lambda: load_observations(path, config)
 
 
+# ---------------------------------------------------------------- issue 12: config types and data (helper configdata)
+
+def with_yaml(t, c, extra, name='cfg.yaml'):
+    "The Florida rows with the Florida YAML plus `extra` YAML text."
+    return inspect(write(t, 'ok.csv', c.rows), yaml_file(t, name, FLORIDA_YAML.read_text() + extra))
+
+
+def c_test_fraction_text(t, c):
+    return inspect(write(t, 'ok.csv', c.rows),
+                   yaml_file(t, 'f.yaml', FLORIDA_YAML.read_text().replace('test_fraction: 0.2', 'test_fraction: "20%"')))
+def c_preset_list(t, c):
+    return inspect(write(t, 'ok.csv', c.rows), yaml_file(t, 'p.yaml', FLORIDA_YAML.read_text().replace('preset: small', 'preset: [tiny]')))
+def c_learning_rate_negative(t, c): return with_yaml(t, c, 'training: {learning_rate: -1}\n')
+def c_n_epochs_zero(t, c): return with_yaml(t, c, 'training: {n_epochs: 0}\n')
+def c_context_size_fraction(t, c): return with_yaml(t, c, 'context_size: 8.5\n')
+def c_duplicate_yaml_key(t, c): return with_yaml(t, c, 'split: {kind: random}\n')
+def c_duplicate_modality_name(t, c):
+    text = FLORIDA_YAML.read_text().replace('modality_configs:\n', 'modality_configs:\n  species: {input_type: categorical, column_name: taxon_id}\n')
+    return inspect(write(t, 'ok.csv', c.rows), yaml_file(t, 'dupmod.yaml', text))
+def c_two_modalities_one_column(t, c):
+    text = FLORIDA_YAML.read_text().replace('modality_configs:\n', 'modality_configs:\n  name: {input_type: categorical, column_name: taxon_name}\n')
+    return inspect(write(t, 'ok.csv', c.rows), yaml_file(t, 'samecol.yaml', text))
+
+
+def extra_field_file(t, c):
+    path = write(t, 'extra.csv', c.rows)
+    lines = path.read_text().splitlines()
+    lines[5] += ',stray'
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+def c_extra_field(t, c): return inspect(extra_field_file(t, c))
+def c_extra_field_config(t, c): return inspect(extra_field_file(t, c), FLORIDA_YAML)
+def c_truncated_gzip(t, c):
+    data = FLORIDA.read_bytes()
+    (t / 'cut.csv.gz').write_bytes(data[:len(data) // 2])
+    return inspect(t / 'cut.csv.gz', FLORIDA_YAML)
+def c_latin1(t, c):
+    df, _ = c.florida
+    algae = df[df.taxon_name.str.contains('é', na=False) & ~df.taxon_name.str.contains('š', na=False)].head(40)
+    algae.to_csv(t / 'latin1.csv', index=False, encoding='latin-1')
+    return inspect(t / 'latin1.csv', FLORIDA_YAML)
+def c_inf_values(t, c):
+    odd = c.rows.assign(value=np.where(np.arange(40) % 7 == 0, np.inf, c.rows.value))
+    odd.loc[3, 'latitude'] = -np.inf
+    path = write(t, 'inf.csv', odd)
+    return ['inspect', path, '--config', FLORIDA_YAML], lambda: load_observations(path, FLORIDA_YAML).report.summary()
+def c_all_nan_modality(t, c):
+    path = write(t, 'nan.csv', seeded_rows(c.florida, 300, (2014, 2019)).assign(value=np.nan))
+    return (['train', path, '--config', FLORIDA_YAML, '--preset', 'tiny', '--out', t / 'run', '--no-report'],
+            lambda: run_training(path, FLORIDA_YAML, preset='tiny', out=t / 'run_api'))
+def c_one_place(t, c):
+    path = write(t, 'one_place.csv', c.rows)  # 40 bird counts at one DSNY point
+    return (['train', path, '--config', FLORIDA_YAML, '--preset', 'tiny', '--out', t / 'run', '--no-report'],
+            lambda: run_training(path, FLORIDA_YAML, preset='tiny', out=t / 'run_api'))
+def c_one_place_inspect(t, c):
+    path = write(t, 'one_place.csv', c.rows)
+    return ['inspect', path, '--config', FLORIDA_YAML], lambda: load_observations(path, FLORIDA_YAML).report.summary()
+def c_longitude_0_360(t, c): return inspect(write(t, 'l360.csv', c.rows.assign(longitude=c.rows.longitude + 360)), FLORIDA_YAML)
+def epoch(c): return pd.to_datetime(c.rows.observation_datetime) - pd.Timestamp('1970-01-01')
+def c_epoch_ms(t, c):
+    return inspect(write(t, 'ms.csv', c.rows.assign(observation_datetime=epoch(c) // pd.Timedelta('1ms'))), FLORIDA_YAML)
+def c_excel_dates(t, c):
+    days = (pd.to_datetime(c.rows.observation_datetime) - pd.Timestamp('1899-12-30')).dt.days
+    return inspect(write(t, 'xl.csv', c.rows.assign(observation_datetime=days)), FLORIDA_YAML)
+def c_decimal_comma(t, c):
+    odd = c.rows.assign(latitude=c.rows.latitude.map(lambda v: f'{v}'.replace('.', ',')))
+    odd.to_csv(t / 'dc.csv', index=False, sep=';')
+    return inspect(t / 'dc.csv', FLORIDA_YAML)
+def c_day_first_dates(t, c):
+    dmy = pd.to_datetime(c.rows.observation_datetime).dt.strftime('%d/%m/%Y')
+    return inspect(write(t, 'dmy.csv', c.rows.assign(observation_datetime=dmy)), FLORIDA_YAML)
+def c_time_format_mismatch(t, c):
+    dmy = pd.to_datetime(c.rows.observation_datetime).dt.strftime('%d/%m/%Y')
+    dmy[:3] = c.rows.observation_datetime[:3]  # three ISO values among day-first dates
+    path = write(t, 'dmy.csv', c.rows.assign(observation_datetime=dmy))
+    cfg = yaml_file(t, 'dmy.yaml', FLORIDA_YAML.read_text() + "time_format: '%d/%m/%Y'\n")
+    return ['inspect', path, '--config', cfg], lambda: load_observations(path, cfg).report.summary()
+def c_crs_unknown(t, c):
+    path = write(t, 'xy.csv', c.rows.rename(columns={'longitude': 'x', 'latitude': 'y'}))
+    return inspect(path, yaml_file(t, 'crs.yaml', "crs: 'EPSG:99999999'\ncolumns: {timestamp: observation_datetime}\n"
+                                                  "modality_configs: {species: {column_name: taxon_name}}\n"))
+
+
+CASES_CONFIG_DATA = [
+    Case('test_fraction as text', c_test_fraction_text, r"`split\.test_fraction`: '20%'\. Allowed: a number"),
+    Case('preset as a list', c_preset_list, r"`preset`: \['tiny'\]\. Allowed: one of \['paper', 'small', 'tiny'\]"),
+    Case('learning_rate negative', c_learning_rate_negative, r"`training\.learning_rate`: -1\. Allowed: a number > 0"),
+    Case('n_epochs zero', c_n_epochs_zero, r"`training\.n_epochs`: 0\. Allowed: an integer >= 1"),
+    Case('context_size a fraction', c_context_size_fraction, r"`context_size`: 8\.5\. Allowed: an integer"),
+    Case('duplicate YAML key', c_duplicate_yaml_key, r"line 2[0-9]: the key 'split' is given twice in the same mapping \(first at line 1[0-9]\)"),
+    Case('duplicate modality name', c_duplicate_modality_name, r"the key 'species' is given twice in the same mapping"),
+    Case('two modalities on one column', c_two_modalities_one_column, r"`modality_configs\.species`: 'taxon_name'\. Allowed: a column not already used by modality 'name'"),
+    Case('a field too many (no config)', c_extra_field, r"extra\.csv: line 6 \(data row 5\) has more fields than the 15 column names"),
+    Case('a field too many (config)', c_extra_field_config, r"extra\.csv: line 6 \(data row 5\) has more fields than the 15 column names"),
+    Case('truncated gzip', c_truncated_gzip, r'cut\.csv\.gz cannot be read \(EOFError.*truncated or corrupt', process=True),
+    Case('Latin-1 file', c_latin1, r"latin1\.csv is not utf-8 text \(line 2\).*Set `encoding: latin-1`"),
+    Case('inf values counted', c_inf_values, r"unparseable_coordinates +1 +e\.g\. rows 4.*6 values of 'value' are not finite numbers", code=0),
+    Case('all-NaN modality refused before training', c_all_nan_modality,
+         r"cannot train a model: modality 'abundance': column 'value' has no value in any of the 300 kept rows"),
+    Case('one place refused before training', c_one_place, r"cannot train a model: every kept row is at the same place"),
+    Case('one place reported by inspect', c_one_place_inspect, r"cannot train: every kept row is at the same place", code=0),
+    Case('longitudes 0..360', c_longitude_0_360, r"40 rows have longitudes between 180 and 360 .*`longitude_wrap: true`"),
+    Case('epoch milliseconds', c_epoch_ms, r"epoch milliseconds, not seconds .*`time_format: epoch_ms`"),
+    Case('Excel serial dates', c_excel_dates, r"look like Excel serial dates .*42164 is 2015-06-09.*`time_format: excel`"),
+    Case('decimal commas', c_decimal_comma, r"Values like '28,118596' in 'latitude' use a decimal comma"),
+    Case('day-first dates without time_format', c_day_first_dates, r"Values like '09/06/2015' .*`time_format: '%d/%m/%Y'`"),
+    Case('rows not in time_format', c_time_format_mismatch,
+         r"unparseable_time +3 +e\.g\. rows 1, 2, 3.*3 values of 'observation_datetime' do not match time_format '%d/%m/%Y'", code=0),
+    Case('crs unknown', c_crs_unknown, r"crs 'EPSG:99999999' is not a coordinate reference system pyproj knows"),
+]
+
+
 def c_missing_file(t, c): return inspect(t / 'florida.csv')
 
 
@@ -366,7 +478,7 @@ def c_constant_column_inspect(t, c):
     return ['inspect', const, '--config', FLORIDA_YAML], lambda: format_summary(summarize(load_observations(const, FLORIDA_YAML)))
 
 
-CASES = [
+CASES = CASES_CONFIG_DATA + [
     # the foundation's cases (issue 2)
     Case('missing file', c_missing_file, r'does not exist', process=True),
     Case('missing file, close match', c_missing_file_close_match, r"Did you mean .*florida\.csv\.gz"),
