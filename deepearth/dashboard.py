@@ -26,7 +26,7 @@ __all__ = ['METHODS', 'HEADLINE', 'TABLE_METRICS', 'HIGHER_IS_BETTER', 'METRIC_L
 
 # %% ../nbs/api/32_dashboard.ipynb #62553ca6
 _SEP = '\x1f'  # joins nested keys when flattening evaluation rows (never part of a target or metric name)
-METHODS = ('model', 'prior', 'knn', 'gbm')  # the methods of an evaluation, in drawing order
+METHODS = ('model', 'prior', 'group_prior', 'knn', 'group_knn', 'gbm')  # the methods of an evaluation, in drawing order
 
 @dataclass
 class History:
@@ -173,7 +173,9 @@ METRIC_LABELS = {'top1': 'top-1 accuracy', 'top5': 'top-5 accuracy', 'mae': 'MAE
                  'median_days': 'median error, days', 'mean_days': 'mean error, days'}
 METHOD_STYLE = {'model': dict(name='model', short='model', color='#1f4e9c', dash='solid'),
                 'prior': dict(name='prior (most frequent / mean)', short='prior', color='#8c8c8c', dash='dash'),
+                'group_prior': dict(name='prior within a visible group', short='group prior', color='#b8a04a', dash='dashdot'),
                 'knn': dict(name='space-time kNN', short='kNN', color='#e07b00', dash='dash'),
+                'group_knn': dict(name='kNN within a visible group', short='group kNN', color='#c0392b', dash='dashdot'),
                 'gbm': dict(name='gradient-boosted trees', short='GBM', color='#2a9d3f', dash='dot')}
 TARGET_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22']
 
@@ -411,7 +413,7 @@ def _table_trace(final):
     if not recs: return []
     cols = list(map(list, zip(*recs)))
     fill = [['#f7f9fc' if i % 2 else 'white' for i in range(len(recs))]]
-    return [dict(type='table', panel='table', name='final metrics', columnwidth=[1.3, 1.6, 1, 1, 1, 1],
+    return [dict(type='table', panel='table', name='final metrics', columnwidth=[1.3, 1.6] + [1] * len(METHODS),
                  header=dict(values=['<b>target</b>', '<b>metric</b>'] + [f'<b>{METHOD_STYLE[m]["short"]}</b>' for m in METHODS],
                              fill_color='#e8edf5', align='left', font=dict(size=12), height=26),
                  cells=dict(values=cols, align='left', fill_color=fill, font=dict(size=12), height=24))]

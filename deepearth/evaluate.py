@@ -20,18 +20,19 @@ from .preprocess import DatasetStatistics, MISSING_ID, UNKNOWN_ID, N_SPECIAL
 from .sampling import NeighbourIndex, gather_context, ecological_columns_of
 
 # %% auto #0
-__all__ = ['DAY_S', 'TOP_K', 'METHODS', 'METRICS', 'HIGHER_IS_BETTER', 'MAX_TREE_CATEGORIES', 'DAYS_PER_KM_GRID',
-           'DEFAULT_DAYS_PER_KM', 'Target', 'targets_of', 'categorical_metrics', 'regression_metrics',
-           'numerical_metrics', 'location_errors_km', 'location_metrics', 'time_metrics', 'eval_rows', 'truths',
-           'present', 'decode_numeric', 'score', 'prior_predict', 'knn_predict', 'gbm_features', 'gbm_predict',
-           'tune_days_per_km', 'baselines', 'context_setup', 'evaluation_contexts', 'predict_hidden',
+__all__ = ['DAY_S', 'TOP_K', 'METHODS', 'METRICS', 'HIGHER_IS_BETTER', 'MAX_TREE_CATEGORIES', 'GBM_MANY_CLASSES',
+           'DAYS_PER_KM_GRID', 'DEFAULT_DAYS_PER_KM', 'METHOD_NAMES', 'PROBE_GRID', 'Target', 'targets_of',
+           'categorical_metrics', 'regression_metrics', 'numerical_metrics', 'location_errors_km', 'location_metrics',
+           'time_metrics', 'eval_rows', 'truths', 'present', 'decode_numeric', 'score', 'prior_predict', 'knn_predict',
+           'visible_groupings', 'group_prior_predict', 'gbm_features', 'gbm_predict', 'top_classes_of',
+           'tune_days_per_km', 'tune_grouping', 'baselines', 'context_setup', 'evaluation_contexts', 'predict_hidden',
            'decode_predictions', 'evaluation_notes', 'evaluate', 'prediction_frame', 'metrics_table',
-           'metrics_markdown']
+           'skipped_baselines', 'metrics_markdown', 'sincos_features', 'embed_rows', 'linear_probe']
 
 # %% ../nbs/api/20_evaluate.ipynb #19056929
 DAY_S = 86400.0  # seconds per day
 TOP_K = 5  # top-k accuracy reported besides top-1
-METHODS = ('model', 'prior', 'knn', 'gbm')  # columns of the metrics table, in order
+METHODS = ('model', 'prior', 'group_prior', 'knn', 'group_knn', 'gbm')  # columns of the metrics table, in order
 METRICS = {'categorical': ('top1', 'top5'), 'numerical': ('mae', 'rmse', 'r2', 'mae_log1p'),
            'location': ('median_km', 'mean_km'), 'time': ('median_days', 'mean_days')}  # headline metrics per kind
 HIGHER_IS_BETTER = {'top1': True, 'top5': True, 'r2': True, 'mae': False, 'rmse': False, 'mae_log1p': False,
@@ -286,17 +287,21 @@ def knn_predict(target:Target, # what to predict
                 group_by:str|None=None, # categorical modality of the species-range baselines (location, time)
                 k:int=10, # neighbours
                 days_per_km:float=30.0, # days that weigh as much as one kilometre
+                groups:np.ndarray|None=None, # (n_table,) group code of every row (-1 = none): neighbours share the row's group
                ) -> np.ndarray:
     "Space-time nearest-neighbour predictions of `target` at `rows`, from the training rows only."
     xyz, t = df[['x', 'y', 'z']].to_numpy(np.float64), df['time'].to_numpy(np.float64)
     if target.kind in ('categorical', 'numerical'):
         pts = _spacetime(xyz, t, days_per_km)
+        def near(pool):  # the k nearest pool rows of each row, within its group where the group has pool rows
+            if groups is None: return _query(pts[pool], pts[rows], k)
+            return _grouped_nearest(pts[pool], groups[pool], pts[rows], groups[rows], k)
     if target.kind == 'categorical':
         ids = table[f'cat/{target.name}'].numpy()
         pool = train[ids[train] >= N_SPECIAL]  # rows with a known class vote
         scores = _class_scores(stats, target.name)
         if not len(pool): return prior_predict(target, stats, t[train], len(rows))
-        nn = _query(pts[pool], pts[rows], k)
+        nn = near(pool)
         return _vote(np.where(nn >= 0, ids[pool[np.maximum(nn, 0)]], -1), len(scores), scores)
     if target.kind == 'numerical':
         z, miss = table[f'num/{target.name}'].numpy(), table[f'num_missing/{target.name}'].numpy()
@@ -304,12 +309,14 @@ def knn_predict(target:Target, # what to predict
         for j in range(len(target.columns)):  # one tree per column: rows with that column present
             pool = train[~miss[train, j]]
             if not len(pool): continue
-            nn = _query(pts[pool], pts[rows], k)
+            nn = near(pool)
             v = np.where(nn >= 0, z[pool[np.maximum(nn, 0)], j], np.nan)
             out[:, j] = np.nanmean(v, 1)
         return decode_numeric(stats, target, out)
-    g = table[f'cat/{group_by}'].numpy() if group_by else np.zeros(len(df), np.int64)
-    g = np.where(g >= N_SPECIAL, g, -1) if group_by else g
+    if groups is not None: g = np.asarray(groups, np.int64)
+    else:
+        g = table[f'cat/{group_by}'].numpy() if group_by else np.zeros(len(df), np.int64)
+        g = np.where(g >= N_SPECIAL, g, -1) if group_by else g
     if target.kind == 'location' and not getattr(stats, 'has_time', True):  # static: no time to be near in
         return _group_median(xyz[train], g[train], g[rows])
     if target.kind == 'location':  # same class, nearest in time -> median position
@@ -317,6 +324,74 @@ def knn_predict(target:Target, # what to predict
         return _nanmedian_rows(xyz[train], nn)
     nn = _grouped_nearest(xyz[train] / 1000, g[train], xyz[rows] / 1000, g[rows], k)  # same class, nearest in space
     return _nanmedian_rows(t[train], nn)
+
+# %% ../nbs/api/20_evaluate.ipynb #a1b2c3d5
+def visible_groupings(table:Mapping[str, torch.Tensor], # `stats.transform(df)`
+                      config:DeepEarthConfig, # the categorical modalities
+                      target:Target, # the hidden target (never a grouping)
+                     ) -> dict[str, np.ndarray]: # grouping name -> (n_table,) int64 group code of every row
+    "Candidate groupings visible when `target` is hidden: each other categorical modality, and all of them together."
+    names = [m.name for m in config.modalities if m.input_type == 'categorical' and m.name != target.name]
+    out = {n: table[f'cat/{n}'].numpy().astype(np.int64) for n in names}  # the class id; [MISSING] is a group of its own
+    if len(names) > 1:
+        out['+'.join(names)] = np.unique(np.stack([out[n] for n in names], 1), axis=0, return_inverse=True)[1].ravel()
+    return out
+
+def _group_lookup(groups, pool, rows):
+    "Group index of each pool row, the distinct groups, and each row's group index (-1 where no pool row shares it)."
+    keys, gi = np.unique(groups[pool], return_inverse=True)
+    if not len(keys): return gi.ravel(), keys, np.full(len(rows), -1)
+    q = np.minimum(np.searchsorted(keys, groups[rows]), len(keys) - 1)
+    return gi.ravel(), keys, np.where(keys[q] == groups[rows], q, -1)
+
+def _group_mean(values, pool, groups, rows):
+    "Mean of `values` (n_table, C) over the pool rows of each row's group: (m, C), NaN where the group has no pool row."
+    gi, keys, q = _group_lookup(groups, pool, rows)
+    v = np.asarray(values, np.float64).reshape(len(values), -1)[pool]
+    n = np.bincount(gi, minlength=len(keys)).astype(np.float64)
+    sums = np.stack([np.bincount(gi, v[:, j], minlength=len(keys)) for j in range(v.shape[1])], 1)
+    return np.where((q >= 0)[:, None], sums[np.maximum(q, 0)] / np.maximum(n[np.maximum(q, 0)], 1)[:, None], np.nan)
+
+def group_prior_predict(target:Target, # what to predict
+                        groups:np.ndarray, # (n_table,) group code of every row (from `visible_groupings`)
+                        df:pd.DataFrame, # the whole table
+                        table:Mapping[str, torch.Tensor], # `stats.transform(df)`
+                        stats:DatasetStatistics, # training statistics
+                        train:np.ndarray, # training rows
+                        rows:np.ndarray, # rows to predict
+                        chunk:int=4096, # rows scored at once (bounds the (rows, classes) matrix)
+                       ) -> np.ndarray:
+    "The prior within each row's group, from the training rows; the plain prior where the group has no training row."
+    from scipy.sparse import csr_matrix
+    g, t = np.asarray(groups, np.int64), df['time'].to_numpy(np.float64)
+    out = prior_predict(target, stats, t[train], len(rows))
+    if target.kind == 'categorical':
+        ids = table[f'cat/{target.name}'].numpy()
+        pool = train[ids[train] >= N_SPECIAL]
+        scores = _class_scores(stats, target.name)
+        gi, keys, q = _group_lookup(g, pool, rows)
+        counts = csr_matrix((np.ones(len(pool)), (gi, ids[pool])), shape=(len(keys), len(scores)))
+        special = ~np.isfinite(scores)
+        tiebreak = 1e-6 * np.where(special, 0.0, scores)  # below one count: classes absent from the group by frequency
+        has = np.flatnonzero(q >= 0)
+        for s in range(0, len(has), chunk):
+            sel = has[s:s + chunk]
+            sc = counts[q[sel]].toarray() + tiebreak
+            sc[:, special] = -np.inf
+            out[sel] = _topk(sc, out.shape[1])
+        return out
+    if target.kind == 'numerical':
+        z, miss = table[f'num/{target.name}'].numpy(), table[f'num_missing/{target.name}'].numpy()
+        zs = np.zeros((len(rows), z.shape[1]))  # the prior (0) where the group has no training value
+        for j in range(z.shape[1]):
+            pool = train[~miss[train, j]]
+            if len(pool): zs[:, j] = np.nan_to_num(_group_mean(z[:, j], pool, g, rows)[:, 0], nan=0.0)
+        return decode_numeric(stats, target, zs)
+    vals = df[['x', 'y', 'z']].to_numpy(np.float64) if target.kind == 'location' else t
+    m = _group_mean(vals, train, g, rows)
+    m = m if target.kind == 'location' else m[:, 0]
+    return np.where(np.isfinite(m), m, out)
+
 
 # %% ../nbs/api/20_evaluate.ipynb #d507ec23
 MAX_TREE_CATEGORIES = 254  # codes 0..253 = the most frequent classes, 254 = every other class (HistGradientBoosting: < 255)
@@ -361,14 +436,17 @@ def _can_stop_early(kind, y, fraction=0.1) -> bool:
     n_val = math.ceil(fraction * len(y))
     return bool(counts.min() >= 2 and len(counts) <= n_val <= len(y) - len(counts))
 
-def _hgb(kind, X, y, seed, max_iter=100):
+GBM_MANY_CLASSES = dict(max_train=20_000, max_iter=50, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100,
+                        l2_regularization=10.0)  # the top-classes classifier: fewer rows and iterations, regularised
+
+def _hgb(kind, X, y, seed, max_iter=100, **params):
     "A fitted HistGradientBoosting regressor or classifier with early stopping (where the data allows), on one thread."
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     cls = HistGradientBoostingClassifier if kind == 'classifier' else HistGradientBoostingRegressor
     keep = X.notna().any().to_numpy()  # a feature with no value in the training rows (no altitude) carries nothing
     cat = np.array([c.startswith('cat:') for c in X.columns[keep]])
     m = cls(max_iter=max_iter, early_stopping=_can_stop_early(kind, y), validation_fraction=0.1, n_iter_no_change=10,
-            random_state=seed, categorical_features=cat if cat.any() else None)
+            random_state=seed, categorical_features=cat if cat.any() else None, **params)
     m.fit(X.to_numpy(np.float64)[:, keep], y)
     m.kept_features_ = keep
     return m
@@ -383,30 +461,49 @@ def gbm_predict(target:Target, # what to predict
                 stats:DatasetStatistics, # training statistics
                 train:np.ndarray, # training rows
                 rows:np.ndarray, # rows to predict
-                max_classes:int=50, # categoricals with more classes are skipped (the classifier is too slow)
+                max_classes:int=50, # above this many classes: the top `top_classes` only, or skipped
                 max_train:int|None=50_000, # subsample the training rows to this many (None = all)
                 seed:int=0, # seed of the subsample and the trees
+                top_classes:int|None=None, # many classes: fit the most frequent ones and 'other' (None = skip)
                ) -> np.ndarray|str: # predictions as for `score`, or the reason the baseline was skipped
     "Gradient-boosted-tree predictions of `target` at `rows` from the visible columns, fitted on training rows."
     from threadpoolctl import threadpool_limits
     with threadpool_limits(1, user_api='openmp'):  # one thread: see above
-        return _gbm_predict(target, features, table, stats, train, rows, max_classes, max_train, seed)
+        return _gbm_predict(target, features, table, stats, train, rows, max_classes, max_train, seed, top_classes)
 
-def _gbm_predict(target, features, table, stats, train, rows, max_classes, max_train, seed):
+def top_classes_of(ids:np.ndarray, # (n,) class ids of the training rows
+                   n:int, # how many
+                  ) -> np.ndarray: # (<= n,) ids, most frequent first
+    "The `n` most frequent known classes (ties: the smaller id)."
+    c = np.bincount(ids[ids >= N_SPECIAL])
+    order = np.argsort(-c, kind='stable')
+    return order[c[order] > 0][:n]
+
+def _gbm_predict(target, features, table, stats, train, rows, max_classes, max_train, seed, top_classes=None):
     X = _visible(features, target)
     rng = np.random.default_rng(seed)
     def sub(r): return np.sort(rng.choice(r, max_train, replace=False)) if max_train and len(r) > max_train else r
     Xq = X.iloc[rows]
     if target.kind == 'categorical':
         n_cls = stats.n_classes(target.name)
-        if n_cls > max_classes:
-            return (f"{n_cls:,} classes > gbm_max_classes={max_classes}: HistGradientBoostingClassifier fits one tree "
-                    f"per class and iteration, too slow for a baseline")
         ids = table[f'cat/{target.name}'].numpy()
-        tr = sub(train[ids[train] >= N_SPECIAL])
-        if len(np.unique(ids[tr])) < 2: return 'fewer than 2 classes in the training rows'
-        m = _hgb('classifier', X.iloc[tr], ids[tr], seed)
+        params, known = {}, train[ids[train] >= N_SPECIAL]
+        y = ids.copy()
+        if n_cls > max_classes:
+            if not top_classes:
+                return (f"{n_cls:,} classes > gbm_max_classes={max_classes} and no gbm_top_classes: "
+                        f"HistGradientBoostingClassifier fits one tree per class and iteration, too slow for a baseline")
+            keep = np.zeros(len(_class_scores(stats, target.name)), bool)
+            keep[top_classes_of(ids[known], top_classes)] = True
+            y = np.where(keep[ids], ids, MISSING_ID)  # every other class is 'other' (id 0): never predicted, a miss
+            params = dict(GBM_MANY_CLASSES)
+            mt = params.pop('max_train')
+            max_train = min(max_train, mt) if max_train else mt
+        tr = sub(known)
+        if len(np.unique(y[tr])) < 2: return 'fewer than 2 classes in the training rows'
+        m = _hgb('classifier', X.iloc[tr], y[tr], seed, **params)
         proba = m.predict_proba(_hgb_input(m, Xq))
+        proba[:, m.classes_ == MISSING_ID] = -np.inf
         top = _topk(proba)
         return np.where(top >= 0, m.classes_[np.maximum(top, 0)], -1)
     if target.kind == 'numerical':
@@ -433,8 +530,11 @@ DAYS_PER_KM_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 10
 DEFAULT_DAYS_PER_KM = 30.0  # the scale without a validation part to tune on
 
 def _tuning_score(target, m) -> float:
-    "Higher is better: top-1, -mae_log1p, or mean R²."
-    v = m['top1'] if target.kind == 'categorical' else (-m['mae_log1p'] if target.log_transform else m['r2'])
+    "Higher is better: top-1, -mae_log1p, mean R², -median km or -median days."
+    if target.kind in ('location', 'time'):
+        v = m['median_km' if target.kind == 'location' else 'median_days']
+        v = None if v is None else -v
+    else: v = m['top1'] if target.kind == 'categorical' else (-m['mae_log1p'] if target.log_transform else m['r2'])
     return -np.inf if v is None else v
 
 def tune_days_per_km(target:Target, # a categorical or numerical target
@@ -458,6 +558,32 @@ def tune_days_per_km(target:Target, # a categorical or numerical target
     sweep = {float(d): _tuning_score(target, score(target, y[ok], knn_predict(target, df, table, stats, train, rows[ok], k=k, days_per_km=d)))
              for d in grid}
     return max(sweep, key=sweep.get), {d: _num(v) for d, v in sweep.items()}
+
+def tune_grouping(target:Target, # the target
+                  method:str, # 'group_prior' or 'group_knn'
+                  groupings:Mapping[str, np.ndarray], # from `visible_groupings`
+                  df:pd.DataFrame, # the whole table
+                  table:Mapping[str, torch.Tensor], # `stats.transform(df)`
+                  stats:DatasetStatistics, # training statistics
+                  split:Mapping[str, np.ndarray], # tuned on split['val'], fitted on split['train']
+                  k:int=10, # kNN neighbours (group_knn)
+                  days_per_km:float=DEFAULT_DAYS_PER_KM, # kNN scale (group_knn)
+                  max_rows:int=5000, # validation rows used
+                  seed:int=0, # seed of that subset
+                 ) -> tuple[str, dict]: # the best grouping, and the score of each candidate (empty: not tuned)
+    "The visible grouping with which `method` predicts `target` best on the validation rows (the first one without them)."
+    first = next(iter(groupings))
+    if len(groupings) == 1 or 'val' not in split or not len(split['val']): return first, {}
+    rows = eval_rows(split, 'val', max_rows, seed)
+    y = truths(df, table, target, rows)
+    ok = present(y, target)
+    if not ok.any(): return first, {}
+    train = np.asarray(split['train'], np.int64)
+    def pred(g):
+        if method == 'group_prior': return group_prior_predict(target, g, df, table, stats, train, rows[ok])
+        return knn_predict(target, df, table, stats, train, rows[ok], k=k, days_per_km=days_per_km, groups=g)
+    sweep = {name: _tuning_score(target, score(target, y[ok], pred(g))) for name, g in groupings.items()}
+    return max(sweep, key=sweep.get), {n: _num(v) for n, v in sweep.items()}
 
 # %% ../nbs/api/20_evaluate.ipynb #ede91ba4
 def _frame(obs_df):
@@ -496,12 +622,14 @@ def baselines(obs_df, # the whole table (`obs.df`) or the `Observations`
               days_per_km:float|Mapping|str='auto', # kNN scale: 'auto' (tuned on val), a number, or {target: number}
               group_by:str|None=None, # kNN location/time: the class column (default: the first categorical)
               gbm:bool=True, # fit the gradient-boosted trees
-              gbm_max_classes:int=50, # skip the tree classifier above this many classes
+              gbm_max_classes:int=50, # above this many classes the tree classifier fits the top `gbm_top_classes` only
               gbm_max_train:int|None=50_000, # subsample the trees' training rows
+              gbm_top_classes:int|None=100, # many classes: the most frequent ones, the rest 'other' (None: skip)
+              group:bool=True, # fit `group_prior` and `group_knn` (the prior and kNN within a visible group)
               table=None, # `stats.transform(df)` if already computed
               _predictions:dict|None=None, # filled with each method's predictions (for `evaluate`)
              ) -> dict:
-    "Prior, space-time kNN and gradient-boosted-tree baselines of every target, fitted on the training rows only."
+    "Prior, group prior, space-time kNN, group kNN and gradient-boosted-tree baselines of every target, fitted on the training rows only."
     df = _frame(obs_df)
     table = stats.transform(df) if table is None else table
     rows, train = eval_rows(split, part, max_rows, seed), np.asarray(split['train'], np.int64)
@@ -517,14 +645,34 @@ def baselines(obs_df, # the whole table (`obs.df`) or the `Observations`
             d, how = _scale_of(days_per_km, tg, df, table, stats, split, k, seed)
             knn_settings = dict(k=k, days_per_km=d, **how)
         else: d, knn_settings = DEFAULT_DAYS_PER_KM, dict(k=k, group_by=group_by)
+        settings = {'knn': knn_settings}
         preds = {'prior': prior_predict(tg, stats, t_train, len(r)),
                  'knn': knn_predict(tg, df, table, stats, train, r, group_by, k, d)}
-        if gbm: preds['gbm'] = gbm_predict(tg, feats, table, stats, train, r, gbm_max_classes, gbm_max_train, seed)
+        groupings = visible_groupings(table, config, tg) if group else {}
+        for meth in ('group_prior', 'group_knn'):
+            if not group: preds[meth] = 'turned off (group=False)'
+            elif not groupings: preds[meth] = 'no categorical column other than the target is visible to group by'
+            else:
+                name, sweep = tune_grouping(tg, meth, groupings, df, table, stats, split, k, d, seed=seed)
+                preds[meth] = (group_prior_predict(tg, groupings[name], df, table, stats, train, r) if meth == 'group_prior'
+                               else knn_predict(tg, df, table, stats, train, r, k=k, days_per_km=d, groups=groupings[name]))
+                settings[meth] = dict(group_by=name, tuned_on='val' if sweep else None, sweep=sweep)
+                if meth == 'group_knn': settings[meth].update(k=k, days_per_km=d if tg.kind in ('categorical', 'numerical') else None)
+        if not gbm: preds['gbm'] = 'turned off (gbm=False)'
+        else:
+            preds['gbm'] = gbm_predict(tg, feats, table, stats, train, r, gbm_max_classes, gbm_max_train, seed, gbm_top_classes)
+            if tg.kind == 'categorical' and stats.n_classes(tg.name) > gbm_max_classes and not isinstance(preds['gbm'], str):
+                ids = table[f'cat/{tg.name}'].numpy()[train]
+                kept = top_classes_of(ids, gbm_top_classes)
+                settings['gbm'] = dict(top_classes=len(kept), of_classes=stats.n_classes(tg.name),
+                                       train_share=_num(np.isin(ids, kept).sum() / max((ids >= N_SPECIAL).sum(), 1)),
+                                       **{k_: v for k_, v in GBM_MANY_CLASSES.items()})
         res = {'kind': tg.kind, 'n': int(ok.sum())}
         if tg.kind == 'numerical': res['columns'] = list(tg.columns)
-        for meth, p in preds.items():
+        for meth in ('prior', 'group_prior', 'knn', 'group_knn', 'gbm'):
+            p = preds[meth]
             res[meth] = {'skipped': p} if isinstance(p, str) else score(tg, y, p, config.coordinate_system)
-        res['knn']['settings'] = knn_settings
+            if meth in settings and 'skipped' not in res[meth]: res[meth]['settings'] = settings[meth]
         out['targets'][tg.name] = res
         if _predictions is not None: _predictions[tg.name] = dict(rows=r, truth=y, **preds)
     return out
@@ -766,7 +914,7 @@ def _val(res, meth, metric, col=None):
 
 def metrics_table(metrics:Mapping, # from `evaluate` or `baselines`
                  ) -> pd.DataFrame:
-    "One row per target x metric: model, prior, knn, gbm, which way is better, and whether the model beats the prior."
+    "One row per target x metric: model and each baseline (NaN: skipped), which way is better, whether the model beats the prior."
     recs = []
     for name, res in metrics['targets'].items():
         cols = res.get('columns') or []
@@ -782,6 +930,15 @@ def metrics_table(metrics:Mapping, # from `evaluate` or `baselines`
                              'model_beats_prior': beats, 'n': res.get('n')})
     return pd.DataFrame(recs).set_index(['target', 'metric'])
 
+METHOD_NAMES = {'model': 'model', 'prior': 'prior', 'group_prior': 'group prior', 'knn': 'kNN', 'group_knn': 'group kNN',
+                'gbm': 'GBM'}  # column headers of `metrics_markdown`
+
+def skipped_baselines(metrics:Mapping, # from `evaluate` or `baselines`
+                     ) -> dict[tuple[str, str], str]: # (target, method) -> why it was not run
+    "The baselines that were not run, and why (their `{'skipped': reason}` entries)."
+    return {(name, m): res[m]['skipped'] for name, res in metrics['targets'].items() for m in METHODS
+            if isinstance(res.get(m), Mapping) and 'skipped' in res[m]}
+
 def _fmt(v, digits=3) -> str:
     "A number for a table: `digits` significant digits, thousands separated; '—' for none."
     if v is None or not np.isfinite(v): return '—'
@@ -792,14 +949,150 @@ def metrics_markdown(metrics:Mapping, # from `evaluate` or `baselines`
                     ) -> str:
     "The metrics table as Markdown, the best method of each row in bold."
     t = metrics_table(metrics)
-    meths = [m for m in METHODS if t[m].notna().any()]
-    names = {'model': 'model', 'prior': 'prior', 'knn': 'kNN', 'gbm': 'GBM'}
-    head = ['target', 'metric', *(names[m] for m in meths)] + (['model beats prior'] if 'model' in meths else [])
+    skipped = skipped_baselines(metrics)
+    meths = [m for m in METHODS if t[m].notna().any() or any(m == s for _, s in skipped)]
+    head = ['target', 'metric', *(METHOD_NAMES[m] for m in meths)] + (['model beats prior'] if 'model' in meths else [])
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for (tg, metric), r in zip(t.index, t.to_dict('records')):  # one line per table row (a few dozen)
         vals = pd.Series({m: r[m] for m in meths}, dtype=float)
         best = (vals.idxmax() if r['better'] == 'higher' else vals.idxmin()) if vals.notna().any() else None
-        cells = [f'**{_fmt(v, digits)}**' if m == best else _fmt(v, digits) for m, v in vals.items()]
+        name = tg.split('[')[0]
+        cells = ['skipped' if (name, m) in skipped else f'**{_fmt(v, digits)}**' if m == best else _fmt(v, digits)
+                 for m, v in vals.items()]
         if 'model' in meths: cells.append({True: 'yes', False: 'no', None: '—'}[r['model_beats_prior']])
         lines.append('| ' + ' | '.join([tg, metric, *cells]) + ' |')
+    reasons = {}
+    for (tg, m), why in skipped.items(): reasons.setdefault((METHOD_NAMES[m], why), []).append(tg)
+    if reasons: lines.append('')
+    lines += [f'Skipped: {m} on {", ".join(tgs)}: {why}.' for (m, why), tgs in reasons.items()]
     return '\n'.join(lines)
+
+# %% ../nbs/api/20_evaluate.ipynb #f0e1d2c4
+PROBE_GRID = (0.01, 0.1, 1.0, 10.0)  # C of the logistic probe (alpha = 1/C of the ridge probe), chosen on validation rows
+
+def sincos_features(df:pd.DataFrame, # the whole table
+                    rows:np.ndarray, # the rows to featurise
+                    ref:np.ndarray, # rows whose coordinate range scales the frequencies (the training rows)
+                    coordinate_system:str='geographic', # geographic/ecef: latitude/longitude; local_xyz: x/y
+                    n_freq:int=8, # octave frequencies per coordinate
+                   ) -> np.ndarray: # (len(rows), 4 n_freq + 5)
+    "Sine/cosine features of the coordinates (scaled to the `ref` range) and of the time: a probe's no-learning baseline."
+    cols = ('x', 'y') if coordinate_system == 'local_xyz' or 'latitude' not in df else ('latitude', 'longitude')
+    out = []
+    for c in cols:
+        v = df[c].to_numpy(np.float64)
+        lo, hi = np.nanmin(v[ref]), np.nanmax(v[ref])
+        u = (v[rows] - lo) / max(hi - lo, 1e-9)
+        ang = np.pi * u[:, None] * 2.0 ** np.arange(n_freq)
+        out += [np.sin(ang), np.cos(ang)]
+    ts = pd.to_datetime(df['time'].to_numpy(np.float64)[rows], unit='s', utc=True)
+    doy = (ts.day_of_year.to_numpy() - 1) / 365.25 * 2 * np.pi
+    hour = (ts.hour.to_numpy() + ts.minute.to_numpy() / 60) / 24 * 2 * np.pi
+    year = ts.year.to_numpy() + (ts.day_of_year.to_numpy() - 1) / 365.25
+    out.append(np.stack([np.sin(doy), np.cos(doy), np.sin(hour), np.cos(hour), year], 1))
+    return np.nan_to_num(np.concatenate(out, 1))
+
+@torch.no_grad()
+def embed_rows(model:torch.nn.Module, # a DeepEarthModel
+               df:pd.DataFrame, # the whole table
+               table:Mapping[str, torch.Tensor], # `stats.transform(df)`
+               split:Mapping[str, np.ndarray], # neighbours come from split['train']
+               config:DeepEarthConfig, # context size and neighbour ratios
+               rows:np.ndarray, # the rows to embed
+               seed:int=0, # seed of the contexts
+               batch_size:int=256, # contexts per forward pass
+              ) -> np.ndarray: # (len(rows), D) float32
+    "Slot-0 embeddings of `rows`, each in an evaluation context of training neighbours, nothing hidden."
+    idx, pad, _ = evaluation_contexts(df, config, split, rows, Target('embedding', 'categorical'), seed)
+    dev, was, parts = next(model.parameters()).device, model.training, []
+    model.eval()
+    try:
+        for s in range(0, len(idx), batch_size):
+            i = torch.as_tensor(idx[s:s + batch_size])
+            batch = {k: v.to(dev) for k, v in gather_context(table, i).items()}
+            batch['pad'] = torch.as_tensor(pad[s:s + batch_size]).to(dev)
+            parts.append(model.embed(batch)[:, 0].float().cpu())
+    finally: model.train(was)
+    return torch.cat(parts).numpy() if parts else np.zeros((0, 0), np.float32)
+
+def _probe_fit(kind, Xtr, ytr, Xva, yva, seed):
+    "A standardised linear probe, its regularisation chosen on the validation rows (the middle of the grid without them)."
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    def fit(c):
+        lin = (LogisticRegression(C=c, max_iter=300, random_state=seed) if kind == 'categorical' else Ridge(alpha=1 / c))
+        return make_pipeline(StandardScaler(), lin).fit(Xtr, ytr)
+    if not len(Xva): return fit(1.0), 1.0, {}
+    sweep = {}
+    for c in PROBE_GRID:
+        m = fit(c)
+        sweep[c] = (m.score(Xva, yva) if kind == 'categorical' else -np.abs(m.predict(Xva) - yva).mean())
+    best = max(sweep, key=sweep.get)
+    return fit(best), best, {c: _num(v) for c, v in sweep.items()}
+
+def linear_probe(model:torch.nn.Module, # a trained DeepEarthModel (frozen: not changed)
+                 obs_df, # the whole table (`obs.df`) or the `Observations`
+                 split:Mapping[str, np.ndarray], # fitted on 'train', regularisation chosen on 'val', scored on 'test'
+                 stats:DatasetStatistics, # the model's training statistics
+                 config:DeepEarthConfig, # the model's config
+                 column:str, # the probed column: not a modality column
+                 *, max_rows:int|None=None, # at most this many rows of each part (seeded random subsets)
+                 seed:int=0, # seed of the subsets, the contexts and the probe
+                 values=None, # the column's value on every row of the table, when the loaded table does not hold it
+                 kind:str|None=None, # 'categorical' or 'numerical' (default: numerical for a numeric dtype)
+                 batch_size:int=256, # contexts per forward pass
+                ) -> dict:
+    "A linear probe of `column` on the frozen embeddings, beside the same probe on sin/cos coordinates and the prior."
+    df = _frame(obs_df)
+    if values is None:
+        if column not in df:
+            raise DeepEarthInputError(f"The table has no column {column!r} to probe (the loaded table keeps the modality "
+                                      f"columns only): pass its values aligned with the table's rows, e.g. "
+                                      f"values=raw[{column!r}].to_numpy()[obs.df['source_row'] - 1].")
+        values = df[column]
+    values = pd.Series(np.asarray(values))  # positional: row i of the table
+    if len(values) != len(df):
+        raise DeepEarthInputError(f"The values of {column!r} have {len(values):,} entries for {len(df):,} table rows: "
+                                  f"give one value per row of the table (aligned by 'source_row').")
+    mods = {c: m.name for m in config.modalities for c in m.columns}
+    if column in mods or column in ('latitude', 'longitude', 'altitude', 'x', 'y', 'z', 'time'):
+        raise DeepEarthInputError(f"Column {column!r} is an input of the model ({mods.get(column, 'the coordinates')}): "
+                                  f"a probe must read a column the model was not trained on.")
+    kind = kind or ('numerical' if pd.api.types.is_numeric_dtype(values) else 'categorical')
+    ok = values.notna().to_numpy()
+    part = lambda p, s: (np.asarray(split[p], np.int64)[ok[split[p]]] if p in split else np.zeros(0, np.int64))
+    rng = np.random.default_rng(seed)
+    sub = lambda r: np.sort(rng.choice(r, max_rows, replace=False)) if max_rows and len(r) > max_rows else r
+    tr, va, te = (sub(part(p, seed)) for p in ('train', 'val', 'test'))
+    if not len(tr) or not len(te):
+        raise DeepEarthInputError(f"Column {column!r} has no value in the training or the test rows: nothing to probe.")
+    if kind == 'categorical':
+        classes = np.unique(values.to_numpy()[tr].astype(str))
+        lab = values.to_numpy().astype(str)
+        pos = np.minimum(np.searchsorted(classes, lab), len(classes) - 1)
+        y = np.where(classes[pos] == lab, pos + N_SPECIAL, UNKNOWN_ID)  # ids as the metrics take them
+    else: y = pd.to_numeric(values, errors='coerce').to_numpy(np.float64)
+    table = stats.transform(df)
+    emb = embed_rows(model, df, table, split, config, np.concatenate([tr, va, te]), seed, batch_size)
+    feats = {'embedding': emb, 'sincos': sincos_features(df, np.concatenate([tr, va, te]), tr, config.coordinate_system)}
+    n1, n2 = len(tr), len(tr) + len(va)
+    yva_ok = y[va] != UNKNOWN_ID if kind == 'categorical' else np.ones(len(va), bool)
+    out = {'column': column, 'kind': kind, 'n_train': int(len(tr)), 'n_val': int(len(va)), 'n_test': int(len(te)),
+           'embedding_dim': int(emb.shape[1])}
+    for name, X in feats.items():
+        m, c, sweep = _probe_fit(kind, X[:n1], y[tr], X[n1:n2][yva_ok], y[va][yva_ok], seed)
+        if kind == 'categorical':
+            proba = m.predict_proba(X[n2:])
+            top = _topk(proba)
+            res = categorical_metrics(y[te], np.where(top >= 0, m.classes_[np.maximum(top, 0)], -1))
+        else: res = regression_metrics(y[te], m.predict(X[n2:]))
+        out[name] = {**res, 'settings': {'C' if kind == 'categorical' else 'alpha': c if kind == 'categorical' else 1 / c,
+                                         'tuned_on': 'val' if sweep else None, 'sweep': sweep}}
+    if kind == 'categorical':
+        freq = np.bincount(y[tr], minlength=len(classes) + N_SPECIAL).astype(np.float64)
+        freq[:N_SPECIAL] = -np.inf
+        out['prior'] = categorical_metrics(y[te], np.repeat(_topk(freq[None]), len(te), 0))
+    else: out['prior'] = regression_metrics(y[te], np.full(len(te), y[tr].mean()))
+    return out
+

@@ -148,8 +148,14 @@ def test_markdown_and_errors():
     df, cfg, split, stats = _setup()
     b = baselines(df, split, stats, cfg, gbm=False)
     md = metrics_markdown(b)
-    assert md.splitlines()[0] == '| target | metric | prior | kNN |'
-    assert all(line.count('|') == 5 for line in md.splitlines())  # 4 columns
+    assert md.splitlines()[0] == '| target | metric | prior | group prior | kNN | group kNN | GBM |'
+    table = [l for l in md.splitlines() if l.startswith('|')]
+    assert all(line.count('|') == 8 for line in table)  # 7 columns
+    sp = b['targets']['species']
+    assert isinstance(sp['gbm']['skipped'], str) and isinstance(sp['group_prior']['skipped'], str)  # nothing to group by
+    assert b['targets']['abundance']['group_prior']['settings']['group_by'] == 'species'  # the only other categorical
+    assert '| species | top1 | ' in md and '| skipped | ' in md
+    assert 'Skipped: GBM on species, abundance, location, time: turned off (gbm=False).' in md.splitlines()
     with pytest.raises(DeepEarthInputError, match='Unknown evaluation target'):
         baselines(df, split, stats, cfg, targets=['nope'])
     with pytest.raises(DeepEarthInputError, match='no column'):
@@ -171,3 +177,51 @@ def test_gbm_without_altitude_on_real_archive():
         gbm = res['targets'][name]['gbm']
         assert gbm['n'] == 200 and np.isfinite(gbm[metric]), gbm
         assert gbm[metric] < res['targets'][name]['prior'][metric]  # the trees learn something without altitude
+
+
+def test_group_baselines_and_top_class_trees_on_florida():
+    "Real data: the prior within the taxon group beats the plain prior on species; the trees run on 1,000+ species."
+    from deepearth.data import load_observations
+    obs = load_observations('data/neon/neon_florida_multitaxa.csv.gz', 'data/neon/neon_florida_multitaxa.yaml')
+    split = make_split(obs.df, obs.config.split)
+    stats = DatasetStatistics.fit(obs.df, obs.config, rows=split['train'])
+    kw = dict(max_rows=1000, targets=['species'], days_per_km=30.0, gbm_max_train=5000)
+    b = baselines(obs, split, stats, obs.config, gbm_top_classes=20, **kw)
+    sp = b['targets']['species']
+    assert sp['group_prior']['top5'] > sp['prior']['top5'] + 0.1 and sp['group_prior']['top1'] > sp['prior']['top1']
+    assert sp['group_prior']['settings']['group_by'] in ('taxon_group', 'land_cover', 'taxon_group+land_cover')
+    assert set(sp['group_prior']['settings']['sweep']) == {'taxon_group', 'land_cover', 'taxon_group+land_cover'}
+    assert sp['group_knn']['top5'] > sp['prior']['top5']
+    assert 0 <= sp['gbm']['top1'] <= sp['gbm']['top5'] <= 1 and sp['gbm']['top5'] > sp['prior']['top5']
+    assert sp['gbm']['settings']['top_classes'] == 20 and sp['gbm']['settings']['of_classes'] > 1000
+    skipped = baselines(obs, split, stats, obs.config, gbm_top_classes=None, group=False, **kw)['targets']['species']
+    assert 'classes > gbm_max_classes=50' in skipped['gbm']['skipped']
+    assert skipped['group_knn'] == {'skipped': 'turned off (group=False)'}
+    json.dumps(b, allow_nan=False)
+
+
+@pytest.mark.slow
+def test_linear_probe_on_a_trained_model(tmp_path):
+    "A tiny model trained a few dozen steps on real data: the probe reads embeddings and sin/cos features of the same rows."
+    from deepearth.data import load_observations
+    from deepearth.evaluate import linear_probe
+    from deepearth.train import Trainer, prepare
+    from test_train import florida_subset
+    torch.set_num_threads(1)
+    path = florida_subset(tmp_path, n=2000, seed=0)
+    obs = load_observations(path, path.with_suffix('.yaml'))
+    cfg = obs.config.with_preset('tiny')
+    cfg.batch_size = 32
+    prep = prepare(obs, cfg)
+    tr = Trainer(cfg, prep, None, device='cpu', progress=False, max_steps=30, max_eval_contexts=128)
+    tr.fit(test=False)
+    raw = pd.read_csv(path, usecols=['nativeStatusCode'])
+    status = raw['nativeStatusCode'].to_numpy()[obs.df['source_row'].to_numpy() - 1]
+    p = linear_probe(tr.model, obs, prep.split, prep.stats, cfg, 'nativeStatusCode', values=status, seed=0)
+    assert (p['column'], p['kind']) == ('nativeStatusCode', 'categorical')
+    assert p['n_train'] > p['n_test'] > 0 and p['embedding_dim'] > 0
+    for k in ('embedding', 'sincos', 'prior'): assert 0 <= p[k]['top1'] <= 1 and p[k]['n'] == p['n_test']
+    assert p['embedding']['settings']['tuned_on'] == 'val'
+    with pytest.raises(DeepEarthInputError, match='input of the model'):
+        linear_probe(tr.model, obs, prep.split, prep.stats, cfg, 'taxon_name')
+    json.dumps(p, allow_nan=False)
