@@ -6,7 +6,7 @@ Docs: https://deepearth.github.io/deepearth/api/experiments.html.md"""
 
 # %% ../nbs/api/35_experiments.ipynb #1e617b0c
 from __future__ import annotations
-import json, re, time
+import ast, json, re, time
 from pathlib import Path
 
 from .config import DeepEarthInputError
@@ -38,9 +38,13 @@ def notebook_parameter_table(notebook) -> str:
     import papermill as pm
     info = pm.inspect_notebook(str(notebook))
     if not info: return '  (none: the notebook has no cell tagged `parameters`)'
+    def kind(v):  # the declared type, else the type of the default's literal (None: any)
+        if v.get('inferred_type_name') not in (None, 'None'): return v['inferred_type_name']
+        try: return {type(None): 'any'}.get(type(d := ast.literal_eval(v['default'])), type(d).__name__)
+        except (ValueError, SyntaxError): return 'any'
     width = max(len(k) for k in info)
-    return '\n'.join(f"  {k:<{width}}  {v.get('inferred_type_name') or 'None'}, default {v['default']}"
-                     + (f": {v['help']}" if v.get('help') else '') for k, v in info.items())
+    return '\n'.join(f"  {k:<{width}}  {kind(v):<5} default {v['default']}" + (f": {v['help']}" if v.get('help') else '')
+                     for k, v in info.items())
 
 def resolve_paths(params: dict, # parameter values (changed in place and returned)
                   cwd=None, # the folder relative paths are read from (None: the current one)
