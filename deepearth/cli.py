@@ -16,9 +16,9 @@ from .config import DeepEarthInputError, PRESETS
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'DEMO_STEPS', 'DEMO_TEST_ROWS', 'BENCH_GROUPS', 'SUBCOMMANDS', 'inspect_data', 'inspect_arguments',
            'run_inspect', 'bundled_data', 'demo_arguments', 'run_demo', 'train_arguments', 'run_train',
-           'evaluate_arguments', 'evaluation_data', 'run_evaluate', 'run_arguments', 'run_run', 'field_arguments',
-           'run_field', 'map_arguments', 'run_map', 'tiles_arguments', 'run_tiles', 'bench_arguments', 'run_bench',
-           'build_parser', 'main']
+           'evaluate_arguments', 'check_output_file', 'evaluation_data', 'run_evaluate', 'run_arguments', 'run_run',
+           'field_arguments', 'run_field', 'map_arguments', 'run_map', 'tiles_arguments', 'run_tiles',
+           'bench_arguments', 'run_bench', 'build_parser', 'main']
 
 # %% ../nbs/api/40_cli.ipynb #05673b15
 def inspect_data(
@@ -81,6 +81,8 @@ def demo_arguments(p: argparse.ArgumentParser):
     p.add_argument('--max-steps', type=int, default=DEMO_STEPS, metavar='N', help=f'optimiser steps (default {DEMO_STEPS}: under 10 minutes on 2 CPU cores)')
     p.add_argument('--max-test-rows', type=int, default=DEMO_TEST_ROWS, metavar='N',
                    help=f'test rows scored (default {DEMO_TEST_ROWS}, a seeded sample; 0: all)')
+    p.add_argument('--resume', action='store_true', help='continue the demo run in --out from its last.pt')
+    p.add_argument('--overwrite', action='store_true', help='start afresh in --out when it holds a run (its files are replaced)')
     p.add_argument('--inspect-only', action='store_true', help='only load and validate the data (no training)')
     p.add_argument('--json', action='store_true', help='with --inspect-only: print one JSON document')
 
@@ -89,8 +91,9 @@ def run_demo(args) -> int:
     data = bundled_data()
     if args.inspect_only: return run_inspect(argparse.Namespace(data=str(data), config=None, json=args.json))
     return run_train(argparse.Namespace(data=str(data), config=None, preset=args.preset, epochs=args.epochs,
-                                        max_steps=args.max_steps, device=None, out=args.out, resume=False, overwrite=True,
-                                        max_test_rows=args.max_test_rows or None, no_progress=False, json=False,
+                                        max_steps=args.max_steps, device=None, out=args.out, resume=args.resume,
+                                        overwrite=args.overwrite,
+                                        max_test_rows=args.max_test_rows, no_progress=False, json=False,
                                         no_report=False))
 
 # %% ../nbs/api/40_cli.ipynb #38c7be2a
@@ -107,7 +110,9 @@ def run_train(args) -> int:
                        max_test_rows=args.max_test_rows, progress=False if args.no_progress else None,
                        checkpoint_every=getattr(args, 'checkpoint_every', None))
     if res['rank'] != 0: return 0
-    if not getattr(args, 'no_report', False):
+    done = res.get('already_finished') and all((Path(res['out_dir']) / n).is_file() for n in ('dashboard.html', 'map.html'))
+    if done: res['files'].update({n: str(Path(res['out_dir']) / n) for n in ('dashboard.html', 'map.html')})
+    elif not getattr(args, 'no_report', False):
         from deepearth.experiments import write_report
         res['files'].update(write_report(res['out_dir'], res['data']))
     print(json.dumps(res, indent=1, default=float) if args.json else _summary_text(res))
@@ -120,6 +125,26 @@ def evaluate_arguments(p: argparse.ArgumentParser):
     p.add_argument('--config', metavar='CFG', help="a YAML config for reading DATA (default: the checkpoint's)")
     p.add_argument('--out', metavar='FILE', help='write the metrics as JSON here (default: print only)')
     p.add_argument('--max-rows', type=int, metavar='N', help='score at most N test rows')
+
+def check_output_file(path,  # a file to write (e.g. evaluate --out)
+                      option: str = '--out',  # the option that named it
+                      ) -> Path:
+    "Raise `DeepEarthInputError` unless `path` can be written as a file (not a folder, inside a folder that can be made and written)."
+    import os, tempfile
+    p = Path(path)
+    if p.is_dir():
+        raise DeepEarthInputError(f"{option} {p} is a folder; give a file name, e.g. {p / 'metrics.json'}.")
+    blocker = next((q for q in p.parents if q.exists() and not q.is_dir()), None)
+    if blocker is not None:
+        raise DeepEarthInputError(f"{option} {p} cannot be written: {blocker} is a file, not a folder. Choose another path.")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=p.parent, prefix='.deepearth-write-test.', suffix='.tmp')
+        os.close(fd); os.unlink(probe)
+    except OSError as e:
+        raise DeepEarthInputError(f"{option} {p} cannot be written ({e.strerror or type(e).__name__}). Choose a "
+                                  f"folder you can write to.") from None
+    return p
 
 def _modalities_text(cfg) -> str:
     return ', '.join(f"{m.name} ({m.input_type}: {', '.join(m.columns)})" for m in cfg.modalities) or 'none'
@@ -144,9 +169,11 @@ def evaluation_data(checkpoint, data, config, cfg):
 
 def run_evaluate(args) -> int:
     "Score a checkpoint on a data file: every target masked in turn, in user units, beside the prior, kNN and GBM baselines."
-    from deepearth.train import load_checkpoint
+    from deepearth.train import load_checkpoint, check_run_options
     from deepearth.splits import make_split
     from deepearth.evaluate import evaluate, metrics_table
+    check_run_options(max_rows=args.max_rows)  # options and the output before any work
+    if args.out: check_output_file(args.out)
     model, cfg, stats, _ = load_checkpoint(args.checkpoint)
     obs = evaluation_data(args.checkpoint, args.data, args.config, cfg)
     split = make_split(obs.df, cfg.split)
@@ -162,17 +189,46 @@ def run_arguments(p: argparse.ArgumentParser):
     p.add_argument('-p', '--parameter', nargs=2, action='append', metavar=('NAME', 'VALUE'), default=[],
                    help='set a parameter (repeatable); values are read as YAML scalars: 2, 1e-3, null, true, text')
     p.add_argument('--out', metavar='DIR', help='the report folder (default: reports/<run-name>)')
+    p.add_argument('--resume', action='store_true', help='continue the run in the report folder (the notebook\'s '
+                                                         '`resume` parameter: training goes on from last.pt)')
+    p.add_argument('--overwrite', action='store_true', help='run again into a report folder that holds a run (its files are replaced)')
 
 def run_run(args) -> int:
     "Execute a parametrised notebook with papermill into a report folder: the executed notebook, its offline HTML, and what it writes."
     from deepearth.experiments import run_notebook, parse_value, NotebookFailed
     params = {k: parse_value(v) for k, v in args.parameter}
-    try: res = run_notebook(args.notebook, params, out=args.out)
+    try: res = run_notebook(args.notebook, params, out=args.out, resume=args.resume, overwrite=args.overwrite)
     except NotebookFailed as e:
+        if e.ename == 'DeepEarthInputError':  # the notebook refused its input: a user error, as everywhere else
+            raise DeepEarthInputError(f"{e.evalue} (in cell {e.cell} of {args.notebook}; the executed notebook is "
+                                      f"{e.executed})") from None
+        if e.ename == 'TrainingInterrupted':
+            print(f"deepearth run: {e.evalue} With `deepearth run`: add --resume to the same command.", file=sys.stderr)
+            return 130
         print(f"deepearth run: {e}", file=sys.stderr)
         return 1
     print(f"ran {args.notebook} in {res['seconds']:.1f} s\n  notebook: {res['notebook']}\n  html: {res['html']}\n  folder: {res['out']}")
     return 0
+
+# %% ../nbs/api/40_cli.ipynb #4b7e2f10
+def _notebook_help(p: argparse.ArgumentParser, argv: list[str] | None):
+    "With `deepearth run NOTEBOOK --help`: list the notebook's parameters (name, type, default, comment) under the options."
+    args = list(argv or [])
+    if not {'-h', '--help'} & set(args): return
+    rest, i = args[args.index('run') + 1:] if 'run' in args else [], 0
+    notebook = None
+    while i < len(rest):  # the first positional argument after `run`, skipping the options' values
+        a = rest[i]
+        if a in ('-p', '--parameter'): i += 3; continue
+        if a == '--out': i += 2; continue
+        if not a.startswith('-'): notebook = a; break
+        i += 1
+    if notebook is None or not Path(notebook).is_file(): return
+    from deepearth.experiments import notebook_parameter_table
+    try: table = notebook_parameter_table(notebook)
+    except Exception as e: table = f"  (its parameters could not be read: {type(e).__name__}: {e})"
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = (f"parameters of {notebook} (set with -p NAME VALUE):\n{table}")
 
 # %% ../nbs/api/40_cli.ipynb #755bd1a4
 def _field_common(p: argparse.ArgumentParser):
@@ -296,6 +352,7 @@ def build_parser(argv: list[str] | None = None, # the arguments: only the named 
     for name, (add_arguments, run) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=run.__doc__.split('. ')[0].rstrip('.'), description=run.__doc__)
         if name == wanted: add_arguments(sp)  # a heavy module (torch) loads only for the command being run
+        if name == wanted == 'run': _notebook_help(sp, argv)
         sp.set_defaults(run=run)
     return p
 

@@ -6,13 +6,14 @@ Docs: https://deepearth.github.io/deepearth/api/experiments.html.md"""
 
 # %% ../nbs/api/35_experiments.ipynb #1e617b0c
 from __future__ import annotations
-import json, re, time
+import ast, json, re, time
 from pathlib import Path
 
 from .config import DeepEarthInputError
 
 # %% auto #0
-__all__ = ['parse_value', 'notebook_parameters', 'run_name', 'export_html', 'NotebookFailed', 'run_notebook', 'write_report']
+__all__ = ['REPORT_PAGES', 'parse_value', 'notebook_parameters', 'notebook_parameter_table', 'resolve_paths', 'run_name',
+           'export_html', 'NotebookFailed', 'run_notebook', 'write_report']
 
 # %% ../nbs/api/35_experiments.ipynb #70b546e0
 def parse_value(text: str):
@@ -32,20 +33,49 @@ def notebook_parameters(notebook) -> dict:
         raise DeepEarthInputError(f"Notebook {notebook} does not exist. Experiments live in nbs/experiments/.") from None
     return {k: v['default'] for k, v in info.items()}
 
+def notebook_parameter_table(notebook) -> str:
+    "The `parameters` cell of a notebook as text: one line per parameter with its type, default and comment (for `deepearth run NOTEBOOK --help`)."
+    import papermill as pm
+    info = pm.inspect_notebook(str(notebook))
+    if not info: return '  (none: the notebook has no cell tagged `parameters`)'
+    def kind(v):  # the declared type, else the type of the default's literal (None: any)
+        if v.get('inferred_type_name') not in (None, 'None'): return v['inferred_type_name']
+        try: return {type(None): 'any'}.get(type(d := ast.literal_eval(v['default'])), type(d).__name__)
+        except (ValueError, SyntaxError): return 'any'
+    width = max(len(k) for k in info)
+    return '\n'.join(f"  {k:<{width}}  {kind(v):<5} default {v['default']}" + (f": {v['help']}" if v.get('help') else '')
+                     for k, v in info.items())
+
+def resolve_paths(params: dict, # parameter values (changed in place and returned)
+                  cwd=None, # the folder relative paths are read from (None: the current one)
+                  ) -> dict:
+    "Relative paths among the values made absolute from `cwd`: papermill runs the notebook in the report folder, not where the command was typed."
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    for k, v in params.items():
+        if not isinstance(v, str) or not v or Path(v).is_absolute() or '://' in v: continue
+        p = cwd / v
+        if k == 'out' or p.exists(): params[k] = str(p.resolve())
+        elif k in ('data', 'config', 'checkpoint'):
+            raise DeepEarthInputError(f"-p {k} {v}: {p} does not exist. Relative paths are read from the folder "
+                                      f"`deepearth run` is called in ({cwd}).")
+    return params
+
 def run_name(notebook, params: dict, defaults: dict | None = None) -> str:
     "A folder name from the notebook name and the parameters that differ from its defaults (e.g. `train-epochs2-presettiny`)."
     parts = [Path(notebook).stem]
     for k in sorted(params):
         v = params[k]
         if defaults is not None and repr(v) == defaults.get(k): continue
-        if k == 'out': continue
+        if k in ('out', 'resume', 'overwrite'): continue
         txt = Path(v).name.split('.')[0] if isinstance(v, str) and ('/' in v or '.' in v) else str(v)
         parts.append(re.sub(r'[^A-Za-z0-9_.-]+', '', f'{k}{txt}'))
     return '-'.join(p for p in parts if p)[:120]
 
 # %% ../nbs/api/35_experiments.ipynb #de5ba8b0
+REPORT_PAGES = {'dashboard.html': 'the training dashboard', 'map.html': 'the map of the learned field'}  # linked from a report
+
 def export_html(nb_path, html_path=None) -> Path:
-    "Export an executed notebook to an HTML file that needs no network."
+    "Export an executed notebook to an HTML file that needs no network: no front matter, and links to the dashboard and map beside it."
     import nbformat
     from nbconvert import HTMLExporter
     nb_path = Path(nb_path)
@@ -53,13 +83,22 @@ def export_html(nb_path, html_path=None) -> Path:
     exp = HTMLExporter(template_name='lab')
     exp.mathjax_url = ''
     exp.require_js_url = ''
-    body, _ = exp.from_notebook_node(nbformat.read(nb_path, as_version=4))
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells = [c for c in nb.cells if not (c.cell_type == 'raw' and c.source.lstrip().startswith('---'))]  # front matter
+    pages = [n for n in REPORT_PAGES if (html_path.parent / n).is_file()]
+    if pages:
+        links = ' · '.join(f'<a href="{n}">{n}</a> ({REPORT_PAGES[n]})' for n in pages)
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(f'**Report files:** {links}'))
+    body, _ = exp.from_notebook_node(nb)
     body = re.sub(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', '', body)  # any other CDN script tag
     html_path.write_text(body)
     return html_path
 
 class NotebookFailed(RuntimeError):
     "A notebook cell raised during a papermill run; the executed notebook (with the error) was still written."
+    def __init__(self, message, ename='', evalue='', cell=None, executed=None):
+        super().__init__(message)
+        self.ename, self.evalue, self.cell, self.executed = ename, evalue, cell, executed
 
 def run_notebook(notebook, # the notebook to run (e.g. nbs/experiments/train.ipynb)
                  parameters: dict | None = None, # values for its `parameters` cell
@@ -67,17 +106,32 @@ def run_notebook(notebook, # the notebook to run (e.g. nbs/experiments/train.ipy
                  reports_dir='reports', # where run folders go when `out` is None
                  kernel: str | None = None, # Jupyter kernel (None: the notebook's own, else python3)
                  progress: bool = True, # papermill's progress bar
+                 resume: bool = False, # continue the run in `out` (the notebook's `resume` parameter)
+                 overwrite: bool = False, # run again into an `out` that holds a run (the notebook's `overwrite` parameter)
                 ) -> dict: # paths of the executed notebook, its HTML, the folder, and the seconds taken
     "Execute a parametrised notebook with papermill into a report folder and export it to HTML."
     import papermill as pm
+    from deepearth.train import RunLock, check_output_dir, check_run_options, _COUNT_OPTIONS
     notebook, params = Path(notebook), dict(parameters or {})
     defaults = notebook_parameters(notebook)
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise DeepEarthInputError(f"{notebook} has no parameter {', '.join(map(repr, unknown))}. Its parameters cell "
                                   f"defines: {', '.join(f'{k} (default {v})' for k, v in defaults.items())}.")
+    check_run_options(**{k: v for k, v in params.items() if k in _COUNT_OPTIONS})  # before any work
+    resolve_paths(params)
+    for flag, given in (('resume', resume), ('overwrite', overwrite)):
+        if given and flag not in defaults:
+            raise DeepEarthInputError(f"{notebook} has no `{flag}` parameter, so --{flag} cannot reach it. Its "
+                                      f"parameters: {', '.join(defaults)}.")
+        if given: params[flag] = True
     out = Path(out) if out is not None else Path(reports_dir) / run_name(notebook, params, defaults)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out)
+    held = [n for n in (notebook.name, 'last.pt') if (out / n).exists()]
+    if held and not (params.get('resume') or params.get('overwrite')):
+        raise DeepEarthInputError(f"{out} already holds a run ({', '.join(held)}). Continue it with --resume, run it "
+                                  f"again there with --overwrite (its files are replaced), or choose another --out.")
+    RunLock(out).check()  # a run writing there now
     if 'out' in defaults and 'out' not in params: params['out'] = str(out.resolve())
     executed = out / notebook.name
     (out / 'parameters.json').write_text(json.dumps(params, indent=1, default=str))
@@ -91,7 +145,7 @@ def run_notebook(notebook, # the notebook to run (e.g. nbs/experiments/train.ipy
     except pm.PapermillExecutionError as e:
         export_html(executed)
         raise NotebookFailed(f"{notebook} failed in cell {e.exec_count} ({e.ename}: {e.evalue}). The executed notebook "
-                             f"with the error is {executed}.") from None
+                             f"with the error is {executed}.", e.ename, e.evalue, e.exec_count, executed) from None
     return {'notebook': executed, 'html': export_html(executed), 'out': out, 'seconds': time.perf_counter() - t0}
 
 # %% ../nbs/api/35_experiments.ipynb #a54c4cb5

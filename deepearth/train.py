@@ -29,10 +29,10 @@ from .model import DeepEarthModel, mask_contexts, masked_losses
 # %% auto #0
 __all__ = ['PARTS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'ARCHITECTURE_FIELDS', 'RUN_FILES', 'Prepared',
            'training_ecological_columns', 'prepare', 'lr_factor', 'config_differences', 'save_checkpoint',
-           'read_checkpoint', 'load_checkpoint', 'TrainingDiverged', 'resolve_device', 'init_distributed', 'dist_info',
-           'Trainer', 'TrainingInterrupted', 'StopSignals', 'remove_stale_temporaries', 'checkpoint_bytes',
-           'check_output_dir', 'default_run_dir', 'run_training', 'train_arguments', 'run_train', 'train_main',
-           'benchmark_training']
+           'not_a_checkpoint', 'read_checkpoint', 'load_checkpoint', 'TrainingDiverged', 'resolve_device',
+           'init_distributed', 'dist_info', 'Trainer', 'TrainingInterrupted', 'StopSignals', 'remove_stale_temporaries',
+           'checkpoint_bytes', 'check_output_dir', 'RaiseOnStop', 'RunLock', 'check_run_options', 'default_run_dir',
+           'run_training', 'finished_run', 'train_arguments', 'run_train', 'train_main', 'benchmark_training']
 
 # %% ../nbs/api/21_train.ipynb #2b97456d
 PARTS = ('train', 'val', 'test')
@@ -130,17 +130,67 @@ def save_checkpoint(state: dict,  # from `Trainer.state_dict` (tensors and plain
             torch.save(state, f)
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        _raise_if_disk_full(e, path)
         raise
     return path
 
 def _write_text(path: Path, text: str):
-    "Write a text file atomically."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    os.chmod(tmp, _FILE_MODE)
-    with os.fdopen(fd, 'w') as f: f.write(text)
-    os.replace(tmp, path)
+    "Write a text file atomically (no temporary file stays behind when the write fails)."
+    try: fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    except OSError as e: _raise_if_disk_full(e, path); raise
+    try:
+        os.chmod(tmp, _FILE_MODE)
+        with os.fdopen(fd, 'w') as f: f.write(text)
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        _raise_if_disk_full(e, path)
+        raise
+
+def _raise_if_disk_full(e: BaseException, path: Path):
+    "Raise `DeepEarthInputError` if `e` (or the error behind it: torch wraps it in a RuntimeError) is a full disk or quota."
+    import errno
+    seen = e
+    while seen is not None and not (isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT)):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None: return
+    raise DeepEarthInputError(f"The disk of the run folder {path.parent} is full: writing {path.name} failed "
+                              f"({seen.strerror}). The temporary file was removed, and the {path.name} already there "
+                              f"(if any) is the previous whole one. Free space on that disk and continue the run with "
+                              f"--resume (resume=True in Python), or choose a folder on another disk with --out.") from None
+
+# %% ../nbs/api/21_train.ipynb #5e1a0c01
+def _file_kind(p: Path) -> str | None:
+    "What a file that is not a torch file looks like (a JSON, CSV, YAML, Parquet, gzip, HTML or text file), from its first bytes; None otherwise."
+    try:
+        with open(p, 'rb') as f: head = f.read(4096)
+    except OSError: return None
+    if head[:4] == b'PK\x03\x04' or head[:1] == b'\x80': return None  # torch's zip format, or a legacy pickle
+    if head[:2] == b'\x1f\x8b': return 'a gzip-compressed file' + (' (a compressed table?)' if '.csv' in p.name else '')
+    if head[:4] == b'PAR1': return 'a Parquet file (a data table)'
+    if not head: return 'an empty file'
+    try: text = head.decode('utf-8').lstrip('\ufeff').lstrip()
+    except UnicodeDecodeError: return None
+    suffix = p.suffix.lower()
+    if text[:1] in '{[' or suffix == '.json': return 'a JSON file'
+    if suffix in ('.yaml', '.yml'): return 'a YAML file'
+    if text[:1] == '<' or suffix in ('.html', '.xml'): return 'an HTML or XML file'
+    first = text.splitlines()[0] if text else ''
+    if suffix in ('.csv', '.tsv', '.txt') or first.count(',') >= 2 or first.count('\t') >= 2: return 'a CSV (text table) file'
+    return 'a text file'
+
+def not_a_checkpoint(p: Path) -> str | None:
+    "A message if `p` is clearly no checkpoint (a folder, a JSON/CSV/YAML/Parquet/text file); None if it may be one."
+    if p.is_dir():
+        inside = [n for n in ('best.pt', 'last.pt') if (p / n).is_file()]
+        if inside: return f"{p} is a run folder, not a checkpoint: pass {p / inside[0]} (or the other checkpoint in it)."
+        return f"{p} is a folder, not a checkpoint: pass best.pt or last.pt of a run folder (written by `deepearth train`)."
+    if not p.is_file(): return None
+    kind = _file_kind(p)
+    if kind is None: return None
+    return f"{p.name} is {kind}, not a checkpoint: pass best.pt or last.pt of a run folder (written by `deepearth train`; {p} was given)."
 
 # %% ../nbs/api/21_train.ipynb #6cb05b3c
 _UNREADABLE = (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError)
@@ -150,6 +200,8 @@ def read_checkpoint(path,  # a checkpoint file
                     ) -> dict:
     "The checked contents of a checkpoint, read with `torch.load(weights_only=True)`."
     p = Path(path)
+    what = not_a_checkpoint(p)
+    if what: raise DeepEarthInputError(what)
     if not p.is_file():
         raise DeepEarthInputError(f"Checkpoint {p} does not exist. A training run writes last.pt (every epoch) and "
                                   f"best.pt (best validation loss) in its output folder; pass one of those.")
@@ -644,8 +696,11 @@ def test(self, part: str = 'test',  # the split part to score
     if self.is_main:
         kw = {'table': self.prepared.table, 'seed': self.tc.seed, **self.test_kwargs, **kwargs}
         model = self.best_model()
-        metrics = evaluate(model.to(self.device), self.prepared.df, self.prepared.split, self.prepared.stats, self.config,
-                           part=part, **kw)
+        try:
+            with RaiseOnStop():
+                metrics = evaluate(model.to(self.device), self.prepared.df, self.prepared.split, self.prepared.stats,
+                                   self.config, part=part, **kw)
+        except KeyboardInterrupt as e: self._test_interrupted(part, getattr(e, 'signum', signal.SIGINT))
         metrics['training'] = {'steps': self.step, 'epochs': round(self.step / self.steps_per_epoch, 4),
                                'best_step': self.best_step, 'best_val_loss': self.best_val_loss,
                                'world_size': self.world_size, 'device': str(self.device)}
@@ -738,6 +793,13 @@ def check_output_dir(out_dir,  # the run folder (created if missing)
                      ) -> dict:  # {'free': bytes available, 'need': need_bytes}
     "Raise `DeepEarthInputError` unless `out_dir` can be created and written and its disk has `need_bytes` free."
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DeepEarthInputError(f"The output folder {out} is a file, not a folder: a run writes several files there "
+                                  f"(last.pt, best.pt, metrics.json, ...). Choose a folder with --out (out= in Python).")
+    blocker = next((q for q in out.parents if q.exists() and not q.is_dir()), None)
+    if blocker is not None:
+        raise DeepEarthInputError(f"The output folder {out} cannot be written: {blocker} is a file, not a folder, so no "
+                                  f"folder can be made inside it. Choose another folder with --out (out= in Python).")
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix='.deepearth-write-test.', suffix='.tmp')
@@ -776,6 +838,100 @@ def preflight(self):
         err = box[0]
     if err: raise DeepEarthInputError(err)
 
+# %% ../nbs/api/21_train.ipynb #7c0d5a11
+class RaiseOnStop:
+    "While active: SIGINT and SIGTERM raise `KeyboardInterrupt` with its `signum` (the test phase has no step to finish)."
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    def __init__(self): self._previous = {}
+    def _handle(self, signum, frame):
+        e = KeyboardInterrupt(); e.signum = signum
+        raise e
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS: self._previous[s] = signal.signal(s, self._handle)
+        return self
+    def __exit__(self, *exc):
+        for s, h in self._previous.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
+        self._previous = {}
+
+@patch_to(Trainer)
+def _test_interrupted(self, part: str, signum: int):
+    "Write metrics.json marked incomplete (training done, the scores of `part` missing) and raise `TrainingInterrupted`."
+    name = signal.Signals(signum).name
+    src = self.prepared.source or 'DATA'
+    partial = {'incomplete': True, 'stopped_by': name, 'split': part, 'targets': {},
+               'notes': [f'{name} stopped the scoring of the {part} split: these metrics are incomplete (no scores); '
+                         f'training had finished'],
+               'training': {'steps': self.step, 'epochs': round(self.step / self.steps_per_epoch, 4),
+                            'best_step': self.best_step, 'best_val_loss': self.best_val_loss,
+                            'world_size': self.world_size, 'device': str(self.device)}}
+    if self.out_dir is not None:
+        _write_text(self.out_dir / 'metrics.json', json.dumps(partial, indent=1, default=float))
+        where = (f"Training had finished: last.pt and best.pt in {self.out_dir} hold step {self.step:,}, and "
+                 f"metrics.json is marked incomplete. Score the {part} split again with `deepearth train {src} --out "
+                 f"{self.out_dir} --resume` (it trains no further, only tests), or with `deepearth evaluate "
+                 f"{self.out_dir / 'best.pt'} {src}`.")
+    else: where = "The trainer writes no files (out_dir=None): call `trainer.test()` again."
+    self.metrics = partial
+    raise TrainingInterrupted(f"Scoring the {part} split stopped by {name} after training step {self.step:,} of "
+                              f"{self.total_steps:,}. {where}", self.step,
+                              str(self.out_dir / 'last.pt') if self.out_dir is not None else None, signum, self.rank)
+
+class RunLock:
+    "An exclusive lock on a run folder: `.lock` in it, held with `fcntl.flock` while a run writes there (the PID inside)."
+    def __init__(self, folder): self.folder, self.fd = Path(folder), None
+
+    @property
+    def path(self) -> Path: return self.folder / '.lock'
+
+    def acquire(self) -> RunLock:
+        "Take the lock, or raise `DeepEarthInputError` naming the folder and the process that holds it."
+        try: import fcntl
+        except ImportError: return self  # Windows: no lock
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pid = os.read(fd, 64).decode(errors='replace').strip() or 'unknown'
+            os.close(fd)
+            raise DeepEarthInputError(f"The run folder {self.folder} is in use: another run (PID {pid}) is writing "
+                                      f"there and holds {self.path}. Wait for it to end (or stop it), or choose another "
+                                      f"folder with --out.") from None
+        os.ftruncate(fd, 0); os.write(fd, f'{os.getpid()}\n'.encode())
+        self.fd = fd
+        return self
+
+    def release(self):
+        "Let the lock go (a killed process lets it go too: the lock dies with its file descriptor)."
+        if self.fd is not None: os.close(self.fd); self.fd = None
+
+    def check(self):
+        "Raise if another process holds the lock now; do not keep it."
+        self.acquire().release()
+
+    def __enter__(self): return self.acquire()
+    def __exit__(self, *exc): self.release()
+
+_COUNT_OPTIONS = {  # option: (least value, what it counts)
+    'max_steps': (1, 'a number of optimiser steps; leave it out to train the whole schedule'),
+    'epochs': (1, 'a number of passes over the training contexts'),
+    'checkpoint_every': (1, 'a number of steps between checkpoints'),
+    'max_test_rows': (0, 'a number of test rows to score; 0 or leaving it out scores all'),
+    'max_rows': (1, 'a number of test rows to score; leave it out to score all'),
+}
+
+def check_run_options(**options):
+    "Raise `DeepEarthInputError` for a count option (max_steps, epochs, checkpoint_every, max_test_rows, max_rows) that is not a whole number or is too small; None is unset."
+    for k, v in options.items():
+        if v is None: continue
+        least, what = _COUNT_OPTIONS[k]
+        flag = f"--{k.replace('_', '-')} ({k}= in Python)"
+        whole = isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+        if not whole and isinstance(v, float) and v.is_integer(): v, whole = int(v), True
+        if not whole:
+            raise DeepEarthInputError(f"{flag} must be a whole number, {what}; got {v!r}.")
+        if v < least:
+            raise DeepEarthInputError(f"{flag} must be at least {least}, {what}; got {v}.")
+
 # %% ../nbs/api/21_train.ipynb #73b5124d
 def default_run_dir(data, config: DeepEarthConfig) -> Path:
     "reports/<data name>-<preset>: where a run goes when no folder is given."
@@ -800,14 +956,33 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
                  ) -> dict:  # run folder, files, metrics and a summary
     "Load, prepare, train, test: a complete run in one folder (the job behind `deepearth train`)."
     t0 = time.perf_counter()
-    if isinstance(data, Observations): obs = data
-    else:
-        if config_path is None and isinstance(data, (str, os.PathLike)): config_path = sibling_config(data)
-        obs = load_observations(data, config_path)
+    check_run_options(max_steps=max_steps, epochs=epochs, checkpoint_every=checkpoint_every, max_test_rows=max_test_rows)
+    lock = RunLock(out) if out is not None and int(os.environ.get('RANK', '0')) == 0 else None
+    if lock is not None: check_output_dir(out); lock.acquire()  # before the data are read; the space: `preflight`
+    try:
+        if resume and out is not None:
+            done = finished_run(out, max_steps=max_steps, epochs=epochs, data=data, t0=t0)
+            if done is not None: return done
+        if isinstance(data, Observations): obs = data
+        else:
+            if config_path is None and isinstance(data, (str, os.PathLike)): config_path = sibling_config(data)
+            obs = load_observations(data, config_path)
+        if out is None:
+            out = default_run_dir(data, obs.config.with_preset(preset) if preset else obs.config)
+            if int(os.environ.get('RANK', '0')) == 0:
+                check_output_dir(out); lock = RunLock(out).acquire()
+            if resume:
+                done = finished_run(out, max_steps=max_steps, epochs=epochs, data=data, t0=t0)
+                if done is not None: return done
+        return _run_training(obs, Path(out), preset, epochs, device, resume, overwrite, max_steps, max_test_rows,
+                             progress, callbacks, checkpoint_every, t0, data)
+    finally:
+        if lock is not None: lock.release()
+
+def _run_training(obs, out, preset, epochs, device, resume, overwrite, max_steps, max_test_rows, progress, callbacks,
+                  checkpoint_every, t0, data) -> dict:
     cfg = obs.config
     if preset: cfg = cfg.with_preset(preset)
-    out = Path(out) if out is not None else default_run_dir(data, cfg)
-    if int(os.environ.get('RANK', '0')) == 0: check_output_dir(out)  # before the data are prepared; space: `preflight`
     last, state = out / 'last.pt', None
     if resume:
         if not last.is_file():
@@ -821,9 +996,7 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
         raise DeepEarthInputError(f"{out} already holds a training run (last.pt). Continue it with --resume "
                                   f"(resume=True), start afresh there with --overwrite (overwrite=True), or choose "
                                   f"another folder with --out.")
-    if epochs is not None:
-        if int(epochs) < 1: raise DeepEarthInputError(f"epochs must be a positive number of passes, got {epochs!r}.")
-        cfg.training.n_epochs = int(epochs)
+    if epochs is not None: cfg.training.n_epochs = int(epochs)
     if device is not None: cfg.training.device = device
     if not resume and overwrite:
         for name in RUN_FILES: (out / name).unlink(missing_ok=True)
@@ -843,6 +1016,28 @@ def run_training(data,  # a data file (CSV, Parquet, Darwin Core), a DataFrame, 
                     seconds=round(time.perf_counter() - t0, 2), rank=trainer.rank, world_size=trainer.world_size,
                     device=str(trainer.device), preset=cfg.preset, data=str(getattr(obs, 'source', data)), time=cfg.time)
     finally: trainer.close()
+
+def finished_run(out,  # a run folder
+                 max_steps: int | None = None, epochs: int | None = None,  # the length asked for (None: the run's own)
+                 data=None, t0: float | None = None,
+                 ) -> dict | None:  # `run_training`'s result with `already_finished=True`, or None
+    "The result of the run in `out` if it already reached its end (or `max_steps`) and holds complete test metrics: nothing to resume."
+    out = Path(out)
+    last, metrics_path = out / 'last.pt', out / 'metrics.json'
+    if epochs is not None or not last.is_file() or not metrics_path.is_file(): return None
+    try: metrics = json.loads(metrics_path.read_text())
+    except (OSError, ValueError): return None
+    if metrics.get('incomplete'): return None  # the test phase was stopped: resuming scores it again
+    state = read_checkpoint(last)
+    end = state['total_steps'] if max_steps is None else int(max_steps)
+    if state['step'] < end: return None
+    cfg = DeepEarthConfig.from_dict(json.loads(state['config']))
+    tr = metrics.get('training', {})
+    return dict(out_dir=str(out), files={n: str(out / n) for n in RUN_FILES if (out / n).exists()}, metrics=metrics,
+                steps=state['step'], epochs=tr.get('epochs'), best_val_loss=tr.get('best_val_loss'),
+                final_train_loss=None, obs_per_s=None, seconds=round(time.perf_counter() - (t0 or time.perf_counter()), 2),
+                rank=int(os.environ.get('RANK', '0')), world_size=state.get('world_size', 1), device=tr.get('device'),
+                preset=cfg.preset, data=str(getattr(data, 'source', data)), already_finished=True)
 
 # %% ../nbs/api/21_train.ipynb #06ca8c2e
 def train_arguments(p: argparse.ArgumentParser):
@@ -866,11 +1061,19 @@ def train_arguments(p: argparse.ArgumentParser):
 
 def _summary_text(res: dict) -> str:
     procs = f" x {res['world_size']}" if res['world_size'] > 1 else ''
-    lines = [f"Trained {res['preset'] or 'custom'} on {res['data']}: {res['steps']:,} steps ({res['epochs']:g} epochs) in "
-             f"{res['seconds']:,.1f} s on {res['device']}{procs}, "
-             f"{res['obs_per_s']:,.0f} observations/s; final train loss {res['final_train_loss']:.4f}"
-             + (f", best validation loss {res['best_val_loss']:.4f}" if res['best_val_loss'] is not None else '') + '.',
-             f"Run folder {res['out_dir']}: {', '.join(Path(f).name for f in res['files'].values())}"]
+    best = f", best validation loss {res['best_val_loss']:.4f}" if res['best_val_loss'] is not None else ''
+    if res.get('already_finished'):
+        head = (f"The run in {res['out_dir']} had already finished (step {res['steps']:,} of {res['steps']:,}{best}): "
+                f"nothing to resume, nothing was trained or scored again. To train it further, resume with a larger "
+                f"--max-steps (or --epochs); to start it afresh, use --overwrite instead of --resume.")
+    elif res['obs_per_s'] is None:  # a resumed run that only had its test phase left
+        head = (f"Resumed the run in {res['out_dir']} at step {res['steps']:,}, its end: no training step was left; "
+                f"the test split was scored{best}.")
+    else:
+        head = (f"Trained {res['preset'] or 'custom'} on {res['data']}: {res['steps']:,} steps ({res['epochs']:g} epochs) in "
+                f"{res['seconds']:,.1f} s on {res['device']}{procs}, "
+                f"{res['obs_per_s']:,.0f} observations/s; final train loss {res['final_train_loss']:.4f}{best}.")
+    lines = [head, f"Run folder {res['out_dir']}: {', '.join(Path(f).name for f in res['files'].values())}"]
     if res.get('time') == 'none': lines.append('No time: static table (time: none): no time token, time target or temporal neighbours.')
     if res['metrics']:
         from deepearth.evaluate import metrics_table

@@ -554,6 +554,159 @@ CASES = CASES_CONFIG_DATA + [
 ]
 
 
+# ---------------------------------------------------------------- issue 12: runs never lost, outputs and options checked before work
+
+_HELD_LOCKS = []  # locks this test process holds on purpose (a run "in progress" in a folder)
+
+
+def c_max_steps_zero(t, c):
+    from deepearth.train import run_training as rt
+    return (['train', FLORIDA, '--preset', 'tiny', '--max-steps', '0', '--out', t / 'r'],
+            lambda: rt(t / 'never_read.csv', max_steps=0, out=t / 'r'))
+
+
+def c_epochs_zero(t, c):
+    return (['train', FLORIDA, '--epochs', '0', '--out', t / 'r'],
+            lambda: run_training(t / 'never_read.csv', epochs=0, out=t / 'r'))
+
+
+def c_max_test_rows_negative(t, c):
+    return (['demo', '--max-test-rows', '-1', '--out', t / 'd'],
+            lambda: run_training(t / 'never_read.csv', max_test_rows=-1, out=t / 'd'))
+
+
+def c_checkpoint_every_fraction(t, c):
+    return None, lambda: run_training(t / 'never_read.csv', checkpoint_every=2.5, out=t / 'r')
+
+
+def c_max_rows_zero(t, c):
+    from deepearth.train import check_run_options
+    return ['evaluate', t / 'nosuch.pt', write(t, 'ok.csv', c.rows), '--max-rows', '0'], lambda: check_run_options(max_rows=0)
+
+
+def c_out_is_a_file(t, c):
+    (t / 'afile').write_text('a file where the run folder should be')
+    return (['train', FLORIDA, '--out', t / 'afile'], lambda: run_training(t / 'never_read.csv', out=t / 'afile'))
+
+
+def c_out_inside_a_file(t, c):
+    (t / 'afile').write_text('a file')
+    return ['demo', '--out', t / 'afile' / 'run'], lambda: run_training(t / 'never_read.csv', out=t / 'afile' / 'run')
+
+
+def c_evaluate_out_is_a_folder(t, c):
+    from deepearth.cli import check_output_file
+    (t / 'folder').mkdir()
+    return (['evaluate', t / 'nosuch.pt', write(t, 'ok.csv', c.rows), '--out', t / 'folder'],
+            lambda: check_output_file(t / 'folder'))
+
+
+def c_json_as_checkpoint(t, c):
+    (t / 'metrics.json').write_text(json.dumps({'targets': {}}))
+    return ['evaluate', t / 'metrics.json', write(t, 'ok.csv', c.rows)], lambda: load_checkpoint(t / 'metrics.json')
+
+
+def c_csv_as_checkpoint(t, c):
+    path = write(t, 'florida.csv', c.rows)
+    return ['field', path, '--out', t / 'f.nc'], lambda: read_checkpoint(path)
+
+
+def c_yaml_as_checkpoint(t, c):
+    return ['evaluate', FLORIDA_YAML, write(t, 'ok.csv', c.rows)], lambda: load_checkpoint(FLORIDA_YAML)
+
+
+def c_run_folder_as_checkpoint(t, c):
+    ckpt, data = c.trained
+    return ['evaluate', ckpt.parent, data], lambda: load_checkpoint(ckpt.parent)
+
+
+def c_run_folder_locked(t, c):
+    "A run is writing into the folder (this process holds its lock): a second run into it is refused."
+    from deepearth.train import RunLock
+    (t / 'busy').mkdir()
+    _HELD_LOCKS.append(RunLock(t / 'busy').acquire())
+    return (['train', FLORIDA, '--preset', 'tiny', '--out', t / 'busy'],
+            lambda: run_training(t / 'never_read.csv', out=t / 'busy'))
+
+
+def c_demo_into_existing_run(t, c):
+    "demo --out a folder that holds a run: refused (no --overwrite), the run's files untouched."
+    ckpt, data = c.trained
+    shutil.copytree(ckpt.parent, t / 'kept')
+    before = (t / 'kept' / 'last.pt').read_bytes()
+
+    def api():
+        try: run_training(data, out=t / 'kept')
+        finally: assert (t / 'kept' / 'last.pt').read_bytes() == before
+    return ['demo', '--out', t / 'kept', '--max-steps', '2'], api
+
+
+def c_resume_finished_run(t, c):
+    "--resume of a run that reached its end and was scored: says so, exit 0, trains and scores nothing."
+    from deepearth.train import _summary_text
+    ckpt, data = c.trained
+    shutil.copytree(ckpt.parent, t / 'done')
+    before = (t / 'done' / 'metrics.json').read_text()
+
+    def api():
+        res = run_training(data, out=t / 'done', resume=True)
+        assert res['already_finished'] and res['steps'] == 5 and (t / 'done' / 'metrics.json').read_text() == before
+        return _summary_text(res)
+    return ['train', data, '--out', t / 'done', '--resume', '--no-report'], api
+
+
+TRAIN_NB = ROOT / 'nbs/experiments/train.ipynb'
+
+
+def c_run_into_existing_report(t, c):
+    from deepearth.experiments import run_notebook
+    (t / 'rep').mkdir()
+    shutil.copy(TRAIN_NB, t / 'rep' / 'train.ipynb')  # an executed notebook of an earlier run
+    return ['run', TRAIN_NB, '--out', t / 'rep'], lambda: run_notebook(TRAIN_NB, {}, out=t / 'rep')
+
+
+def c_run_relative_data_missing(t, c):
+    from deepearth.experiments import run_notebook
+    return (['run', TRAIN_NB, '-p', 'data', 'no/such.csv', '--out', t / 'r'],
+            lambda: run_notebook(TRAIN_NB, {'data': 'no/such.csv'}, out=t / 'r'))
+
+
+def c_run_max_steps_zero(t, c):
+    from deepearth.experiments import run_notebook
+    return (['run', TRAIN_NB, '-p', 'max_steps', '0', '--out', t / 'r'],
+            lambda: run_notebook(TRAIN_NB, {'max_steps': 0}, out=t / 'r'))
+
+
+CASES_RUNS = [
+    Case('--max-steps 0', c_max_steps_zero, r'--max-steps \(max_steps= in Python\) must be at least 1.*got 0', process=True),
+    Case('--epochs 0', c_epochs_zero, r'--epochs \(epochs= in Python\) must be at least 1.*got 0'),
+    Case('--max-test-rows -1 (demo)', c_max_test_rows_negative, r'--max-test-rows .*must be at least 0.*got -1'),
+    Case('checkpoint_every not whole', c_checkpoint_every_fraction, r'--checkpoint-every .*must be a whole number.*2\.5'),
+    Case('--max-rows 0 (evaluate)', c_max_rows_zero, r'--max-rows .*must be at least 1.*got 0'),
+    Case('--out is a file', c_out_is_a_file, r'afile is a file, not a folder'),
+    Case('--out inside a file (demo)', c_out_inside_a_file, r'run cannot be written: .*afile is a file, not a folder'),
+    Case('evaluate --out is a folder', c_evaluate_out_is_a_folder, r'--out .*folder is a folder; give a file name'),
+    Case('JSON file as checkpoint', c_json_as_checkpoint,
+         r'metrics\.json is a JSON file, not a checkpoint: pass best\.pt or last\.pt of a run folder'),
+    Case('CSV file as checkpoint (field)', c_csv_as_checkpoint, r'florida\.csv is a CSV \(text table\) file, not a checkpoint'),
+    Case('YAML file as checkpoint', c_yaml_as_checkpoint, r'neon_florida_multitaxa\.yaml is a YAML file, not a checkpoint'),
+    Case('run folder as checkpoint', c_run_folder_as_checkpoint, r'out is a run folder, not a checkpoint: pass .*out/best\.pt',
+         trained=True),
+    Case('run folder in use (locked)', c_run_folder_locked,
+         r'run folder .*busy is in use: another run \(PID \d+\) is writing there and holds .*busy/\.lock'),
+    Case('demo into a folder holding a run', c_demo_into_existing_run,
+         r'kept already holds a training run \(last\.pt\)\. Continue it with --resume .*--overwrite', trained=True),
+    Case('resume a finished run', c_resume_finished_run, r'had already finished \(step 5 of 5.*nothing to resume',
+         code=0, trained=True, process=True),
+    Case('run into a folder holding a run', c_run_into_existing_report,
+         r'rep already holds a run \(train\.ipynb\)\. Continue it with --resume, .*--overwrite'),
+    Case('run -p data relative path missing', c_run_relative_data_missing,
+         r'-p data no/such\.csv: .*no/such\.csv does not exist\. Relative paths are read from the folder'),
+    Case('run -p max_steps 0', c_run_max_steps_zero, r'max_steps.*must be at least 1.*got 0'),
+]
+CASES += CASES_RUNS
+
+
 def run_cli(args, via, capsys):
     "(exit code, stdout, stderr) of `deepearth ARGS`, in this process or as `python -m deepearth.cli`."
     args = [str(a) for a in args]

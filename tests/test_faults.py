@@ -243,3 +243,67 @@ def test_free_space_check(tmp_path):
     assert check_output_dir(tmp_path / 'run', need_bytes=1)['free'] > 0
     # the estimate of a checkpoint covers the weights and AdamW's two moments in float32
     assert checkpoint_bytes(1_000_000) >= 12_000_000
+
+
+@pytest.mark.slow
+def test_sigint_in_the_test_phase_writes_incomplete_metrics_and_resume_scores(data, tmp_path):
+    "Ctrl-C while the test split of the whole Florida table is scored (a minute on 2 cores): exit 130, metrics.json marked incomplete, the "
+    "checkpoints whole; `--resume` then trains nothing and scores the test split."
+    out, florida = tmp_path / 'testing', ROOT / 'data/neon/neon_florida_multitaxa.csv.gz'  # 16,974 test rows
+    base = [sys.executable, '-m', 'deepearth.cli', 'train', str(florida), '--out', str(out), '--device', 'cpu',
+            '--no-progress', '--no-report']
+    cmd = base + ['--preset', 'tiny', '--max-steps', '3']
+    log = open(tmp_path / 'log', 'w')
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=ENV, cwd=ROOT)
+    p.log_path = tmp_path / 'log'
+    wait_for(lambda: (out / 'best.pt').is_file() and (out / 'last.pt').is_file(), p, poll=0.01)
+    time.sleep(1.0)  # into the scoring of the test split (every test row of the subset, with the baselines)
+    os.kill(p.pid, signal.SIGINT)
+    rc = p.wait(timeout=300); log.close()
+    text = (tmp_path / 'log').read_text()
+    assert rc == 130, text[-3000:]
+    assert 'Scoring the test split stopped by SIGINT' in text and '--resume' in text and 'Traceback' not in text, text
+    partial = json.loads((out / 'metrics.json').read_text())
+    assert partial['incomplete'] and partial['targets'] == {} and partial['training']['steps'] == 3
+    assert check_loads(out) == 3 and not list(out.glob('.*.tmp'))
+    r = subprocess.run(base + ['--resume', '--max-test-rows', '50'],
+                       capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=600)
+    assert r.returncode == 0 and 'no training step was left' in r.stdout, r.stderr[-3000:]
+    done = json.loads((out / 'metrics.json').read_text())
+    assert not done.get('incomplete') and 'species' in done['targets'] and check_loads(out) == 3
+    # and once more: the run is finished, said plainly (exit 0), the metrics unchanged
+    r2 = subprocess.run(base + ['--resume'], capture_output=True, text=True, env=ENV,
+                        cwd=ROOT, timeout=600)
+    assert r2.returncode == 0 and 'had already finished' in r2.stdout, (r2.stdout, r2.stderr)
+    assert json.loads((out / 'metrics.json').read_text()) == done
+
+
+@pytest.mark.slow
+def test_second_run_into_a_running_folder_is_refused_and_the_lock_dies_with_a_kill(data, tmp_path):
+    out = tmp_path / 'busy'
+    p = start(data, out)
+    wait_for(lambda: (out / 'last.pt').is_file(), p)
+    rc, err = run_cli(data, out)
+    assert rc == 2 and f'is in use: another run (PID {p.pid})' in err and str(out) in err, err
+    kill(p)  # SIGKILL: the lock goes with the process
+    r = subprocess.run(train_cmd(data, out, '--resume'), capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout)['steps'] == STEPS
+
+
+@pytest.mark.slow
+def test_disk_full_during_the_run_exits_2_and_leaves_no_temporary(data, tmp_path):
+    "The disk fills up after the preflight (another program writes a file): the next checkpoint write exits 2, no .tmp."
+    disk = tmp_path / 'disk'
+    if not mount_tmpfs(disk, 'size=40m'): pytest.skip('cannot mount a tmpfs here (needs root)')
+    try:
+        out = disk / 'run'
+        p = start(data, out)
+        wait_for(lambda: (out / 'last.pt').is_file(), p)
+        free = shutil.disk_usage(disk).free
+        with open(disk / 'filler', 'wb') as f: f.write(b'\0' * max(0, free - 64 * 1024))
+        rc, log = finish(p)
+        assert rc == 2 and 'is full: writing' in log and '--resume' in log and 'Traceback' not in log, log[-3000:]
+        assert not list(out.glob('.*.tmp')), list(out.iterdir())
+        assert check_loads(out) > 0  # the last whole checkpoint
+    finally: subprocess.run(['umount', str(disk)], capture_output=True)
