@@ -223,10 +223,18 @@ def _spacetime(xyz_m, t_s, days_per_km):
     "(n, 4) KD-tree points: ECEF km and time in days / days_per_km."
     return np.concatenate([np.asarray(xyz_m, np.float64) / 1000, (np.asarray(t_s, np.float64) / DAY_S / days_per_km)[:, None]], 1)
 
+def _flushing_subnormals() -> bool:
+    "Whether this thread flushes subnormal floats to zero (`torch.set_flush_denormal(True)`, as `Trainer` sets on CPU)."
+    return bool((np.array([5e-324]) * np.array([1.0]))[0] == 0.0)
+
 def _query(points, queries, k, workers=-1):
     "Indices (m, k) of the k nearest `points` of each query; -1 where fewer than k points exist."
     kk = min(k, len(points))
-    _, i = cKDTree(points).query(queries, k=kk, workers=workers)
+    ftz = _flushing_subnormals()  # scipy's KD-tree can crash (SIGSEGV) under flush-to-zero: IEEE floats while it runs
+    if ftz: torch.set_flush_denormal(False)
+    try: _, i = cKDTree(points).query(queries, k=kk, workers=workers)
+    finally:
+        if ftz: torch.set_flush_denormal(True)
     i = np.asarray(i).reshape(len(queries), kk)
     return np.where(i < len(points), i, -1)
 
