@@ -435,10 +435,11 @@ def _training_contexts(self, idx: torch.Tensor,  # (B, K) contexts from the samp
     for t in np.unique(task[task >= 0]):
         r = np.flatnonzero(task == t)
         nb = tasks[t][1]
-        key = (id(nb), self.epoch)  # the groups' member orders: drawn once per epoch and index
+        first = next(j for j, (_, n) in enumerate(tasks) if n is nb)  # targets sharing an index share its draws
+        key = (first, self.epoch)  # the groups' member orders: drawn once per epoch and index
         if key not in self._task_state:
             self._task_state = {k: v for k, v in self._task_state.items() if k[1] == self.epoch}
-            self._task_state[key] = nb.epoch_state(np.random.default_rng([self.tc.seed, self.epoch, int(t), 12]))
+            self._task_state[key] = nb.epoch_state(np.random.default_rng([self.tc.seed, self.epoch, first, 12]))
         i2, p2 = nb.sample(self._task_pos[idx[r, 0].numpy()], rng, self._task_state[key])
         idx[r], pad[r] = torch.from_numpy(i2), torch.from_numpy(p2)
     b = self._batch(idx, pad)
