@@ -264,6 +264,7 @@ class TrainingConfig:
     log_every_n_steps: int = 50  # history and progress-bar updates
     validate_every_n_epochs: int = 1  # evaluation on the validation split
     compile: bool = False  # run the model through `torch.compile` (fused kernels; the first steps compile)
+    eval_shaped_share: float = 0.25  # share of training contexts shaped like evaluation: one target of the seed hidden, no neighbours that reveal it
 
 # %% ../nbs/api/00_config.ipynb #8d22a8c6
 CoordinateSystem = Literal['geographic', 'ecef', 'local_xyz']
@@ -283,6 +284,7 @@ class DeepEarthConfig:
     modality_encoder_config: TransformerConfig = field(default_factory=TransformerConfig)  # per-modality networks
     spatiotemporal_encoder_config: TransformerConfig = field(default_factory=TransformerConfig)  # space-time network
     cross_modal_fusion_config: TransformerConfig = field(default_factory=lambda: TransformerConfig(n_layers=2))  # fusion
+    relative_context: bool = True  # fusion attention gets a learned bias per head from the distance and time lag between observations (ablation: false)
     training: TrainingConfig = field(default_factory=TrainingConfig)  # optimiser and loop
     # context sampling
     context_size: int = 32  # observations per context (a seed observation and its neighbours)
@@ -511,7 +513,7 @@ FIELD_RANGES: dict[str, Range | Pattern] = {  # 'Class.field' -> allowed values,
     'SplitConfig.seed': NON_NEGATIVE, 'SplitConfig.n_patches': Range(1),
     'ModalityConfig.vocab_size': NON_NEGATIVE,
     'DeepEarthConfig.context_size': Range(1), 'DeepEarthConfig.batch_size': Range(1),
-    'DeepEarthConfig.altitude_outlier_std': POSITIVE,
+    'DeepEarthConfig.altitude_outlier_std': POSITIVE, 'TrainingConfig.eval_shaped_share': Range(0, 1),
 }
 
 class _Mismatch(Exception): pass

@@ -79,20 +79,28 @@ def key_mask(pad_mask:Tensor): # (B, T) bool, True = padding
     keep = keep | ~keep.any(-1, keepdim=True)  # all-padding rows: avoid a softmax over nothing (NaN)
     return keep[:, None, None, :]
 
+def _score_mask(pad_mask:Tensor|None, bias:Tensor|None, dtype) -> Tensor|None:
+    "What is added to the scores: None, the bool key mask, or the float bias with -inf on padding keys."
+    if bias is None: return None if pad_mask is None else key_mask(pad_mask)
+    bias = bias.to(dtype)
+    return bias if pad_mask is None else bias.masked_fill(~key_mask(pad_mask), float('-inf'))
+
 def attention(q:Tensor, # (B, H, T, Dqk) queries
               k:Tensor, # (B, H, T, Dqk) keys
               v:Tensor, # (B, H, T, Dv) values
               pad_mask:Tensor|None=None, # (B, T) bool, True = padding key
-              dropout_p:float=0.0): # dropout on the attention weights
-    "Fast path: non-causal `F.scaled_dot_product_attention` with a key padding mask, `(B, H, T, Dv)`."
-    mask = None if pad_mask is None else key_mask(pad_mask)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+              dropout_p:float=0.0, # dropout on the attention weights
+              bias:Tensor|None=None): # (B, H, T, T) float added to the scores (e.g. a relative space-time bias)
+    "Fast path: non-causal `F.scaled_dot_product_attention` with a key padding mask and an optional score bias, `(B, H, T, Dv)`."
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=_score_mask(pad_mask, bias, q.dtype), dropout_p=dropout_p)
 
 def attention_reference(q:Tensor, k:Tensor, v:Tensor, # as in `attention`
                         pad_mask:Tensor|None=None, # (B, T) bool, True = padding key
-                        dropout_p:float=0.0): # dropout on the attention weights
-    "Readable reference of `attention`: scaled scores, padding keys to -inf, softmax, weighted sum of values."
+                        dropout_p:float=0.0, # dropout on the attention weights
+                        bias:Tensor|None=None): # (B, H, T, T) float added to the scores
+    "Readable reference of `attention`: scaled scores plus bias, padding keys to -inf, softmax, weighted sum of values."
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, T)
+    if bias is not None: scores = scores + bias.to(scores.dtype)
     if pad_mask is not None: scores = scores.masked_fill(~key_mask(pad_mask), float('-inf'))
     p = F.dropout(scores.float().softmax(-1).to(q.dtype), dropout_p)
     return p @ v  # (B, H, T, Dv)
@@ -121,7 +129,8 @@ class MLA(nn.Module):
                 x:Tensor, # (B, T, dim) tokens
                 pad_mask:Tensor|None=None, # (B, T) bool, True = padding (never attended to)
                 pos:Tensor|None=None, # (B, T) positions for RoPE; default `arange(T)`
-                rope:tuple[Tensor, Tensor]|None=None # precomputed `rope_cos_sin(pos, ...)`; overrides `pos`
+                rope:tuple[Tensor, Tensor]|None=None, # precomputed `rope_cos_sin(pos, ...)`; overrides `pos`
+                bias:Tensor|None=None # (B, H, T, T) float added to the attention scores
                ) -> Tensor: # (B, T, dim)
         B, T, _ = x.shape
         H = self.n_heads
@@ -135,7 +144,7 @@ class MLA(nn.Module):
         k = torch.cat([k_nope, k_pe], -1)  # (B, T, H, qk)
         attn = attention if self.fast else attention_reference
         o = attn(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), pad_mask,
-                 self.dropout if self.training else 0.0)  # (B, H, T, v)
+                 self.dropout if self.training else 0.0, bias)  # (B, H, T, v)
         return self.wo(o.transpose(1, 2).flatten(2))
 
 # %% ../nbs/api/10_layers.ipynb #3daf969a
@@ -265,9 +274,10 @@ class Block(nn.Module):
     def forward(self,
                 x:Tensor, # (B, T, dim)
                 pad_mask:Tensor|None=None, # (B, T) bool, True = padding
-                rope:tuple[Tensor, Tensor]|None=None # `rope_cos_sin` of the positions; default `arange(T)`
+                rope:tuple[Tensor, Tensor]|None=None, # `rope_cos_sin` of the positions; default `arange(T)`
+                bias:Tensor|None=None # (B, H, T, T) float added to the attention scores
                ) -> Tensor: # (B, T, dim)
-        x = x + self.drop(self.attn(self.attn_norm(x), pad_mask, rope=rope))
+        x = x + self.drop(self.attn(self.attn_norm(x), pad_mask, rope=rope, bias=bias))
         return x + self.drop(self.ffn(self.ffn_norm(x), pad_mask))
 
 # %% ../nbs/api/10_layers.ipynb #9df76660
@@ -291,7 +301,8 @@ class Transformer(nn.Module):
     def forward(self,
                 x:Tensor, # (B, T, dim) embedded tokens
                 pad_mask:Tensor|None=None, # (B, T) bool, True = padding: never attended to, not routed
-                pos:Tensor|None=None # (B, T) positions for RoPE (see `MLA`); default `arange(T)`
+                pos:Tensor|None=None, # (B, T) positions for RoPE (see `MLA`); default `arange(T)`
+                bias:Tensor|None=None # (n_layers, B, H, T, T) float attention-score bias, one per layer (e.g. `RelativeBias`)
                ) -> Tensor: # (B, T, dim)
         B, T, C = x.shape
         assert C == self.cfg.dim, f"expected tokens of width {self.cfg.dim}, got {tuple(x.shape)}"
@@ -300,7 +311,9 @@ class Transformer(nn.Module):
         assert pos is None or pos.shape == (B, T), f"pos must be (B, T) = ({B}, {T}), got {tuple(pos.shape)}"
         rope = rope_cos_sin(default_positions(B, T, x.device) if pos is None else pos, self.cfg.qk_rope_head_dim,
                             self.cfg.rope_theta)
-        for layer in self.layers: x = layer(x, pad_mask, rope)
+        assert bias is None or tuple(bias.shape) == (len(self.layers), B, self.cfg.n_heads, T, T), \
+            f"bias must be (n_layers, B, H, T, T) = ({len(self.layers)}, {B}, {self.cfg.n_heads}, {T}, {T}), got {tuple(bias.shape)}"
+        for i, layer in enumerate(self.layers): x = layer(x, pad_mask, rope, None if bias is None else bias[i])
         return self.norm(x)
 
 # %% ../nbs/api/10_layers.ipynb #bb2bb552

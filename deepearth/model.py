@@ -20,7 +20,8 @@ from .grid4d import PositionEncoder
 from .preprocess import DatasetStatistics, MISSING_ID, mask_batch
 
 # %% auto #0
-__all__ = ['TimeEncoder', 'CategoricalEncoder', 'NumericalEncoder', 'DeepEarthModel', 'context_targets', 'masked_losses',
+__all__ = ['DAY_S', 'N_SPACE', 'N_TIME', 'TimeEncoder', 'CategoricalEncoder', 'NumericalEncoder', 'pair_features',
+           'pair_features_reference', 'RelativeBias', 'DeepEarthModel', 'context_targets', 'masked_losses',
            'mask_contexts', 'model_summary', 'estimate_cost']
 
 # %% ../nbs/api/12_model.ipynb #5a00fc10
@@ -83,6 +84,89 @@ class NumericalEncoder(nn.Module):
         h = self.encoder(tok.reshape(-1, C, tok.shape[-1]), pos=torch.zeros(lead.numel(), C, dtype=torch.long, device=v.device))
         return self.proj(h.mean(1)).reshape(*lead, -1)
 
+# %% ../nbs/api/12_model.ipynb #170942f2
+DAY_S = 86400.0  # seconds per day
+N_SPACE, N_TIME = 4, 4  # spatial and temporal pair features
+
+def _slog(x:Tensor, scale:float, div:float) -> Tensor:
+    "Signed log scale `sign(x) log1p(|x| / scale) / div`."
+    return x.sign() * torch.log1p(x.abs() / scale) / div
+
+def pair_features(xyz_m:Tensor, # (B, K, 3) float64 metres (ECEF, or local x, y, z)
+                  time_s:Tensor, # (B, K) float64 epoch seconds
+                  local:bool=False, # True: xyz are local metres (x east, y north, z up), no earth frame
+                 ) -> tuple[Tensor, Tensor]: # space (B, K, K, 4), time (B, K, K, 4) float32; [b, i, j] = offset of j seen from i
+    "Offsets between every ordered pair of a context's observations: log distance, east/north/up, log time lag, season."
+    d = (xyz_m[:, None, :, :] - xyz_m[:, :, None, :]).double()  # (B, K, K, 3) j - i
+    if local: enu = d
+    else:
+        p = xyz_m.double()
+        lon = torch.atan2(p[..., 1], p[..., 0])[:, :, None]  # (B, K, 1): the frame of i (geocentric latitude)
+        lat = torch.atan2(p[..., 2], torch.hypot(p[..., 0], p[..., 1]))[:, :, None]
+        dx, dy, dz = d.unbind(-1)
+        e = -lon.sin() * dx + lon.cos() * dy
+        n = -lat.sin() * lon.cos() * dx - lat.sin() * lon.sin() * dy + lat.cos() * dz
+        u = lat.cos() * lon.cos() * dx + lat.cos() * lon.sin() * dy + lat.sin() * dz
+        enu = torch.stack([e, n, u], -1)
+    dist = d.square().sum(-1).sqrt()
+    space = torch.cat([_slog(dist, 10.0, 10.0)[..., None], _slog(enu, 10.0, 10.0)], -1)
+    lag = (time_s[:, None, :] - time_s[:, :, None]).double() / DAY_S  # (B, K, K) days, j - i
+    ang = 2 * math.pi * lag / 365.25
+    time = torch.stack([_slog(lag, 1.0, 5.0), _slog(lag.abs(), 1.0, 5.0), ang.cos(), ang.sin()], -1)
+    return space.float(), time.float()
+
+def pair_features_reference(xyz_m, time_s, local:bool=False):
+    "Readable reference of `pair_features`: a loop over pairs with an explicit east-north-up basis (slow; for tests)."
+    B, K = time_s.shape
+    space, time = torch.zeros(B, K, K, N_SPACE), torch.zeros(B, K, K, N_TIME)
+    slog = lambda x, s, v: math.copysign(math.log1p(abs(x) / s) / v, x)
+    for b in range(B):
+        for i in range(K):
+            p = xyz_m[b, i].double()
+            if local: basis = torch.eye(3, dtype=torch.float64)
+            else:
+                up = p / p.norm()
+                east = torch.linalg.cross(torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), up); east = east / east.norm()
+                basis = torch.stack([east, torch.linalg.cross(up, east), up])  # rows: east, north, up
+            for j in range(K):
+                d = xyz_m[b, j].double() - p
+                space[b, i, j] = torch.tensor([slog(float(d.norm()), 10, 10), *(slog(float(v), 10, 10) for v in basis @ d)])
+                lag = float(time_s[b, j] - time_s[b, i]) / DAY_S
+                a = 2 * math.pi * lag / 365.25
+                time[b, i, j] = torch.tensor([slog(lag, 1, 5), slog(abs(lag), 1, 5), math.cos(a), math.sin(a)])
+    return space, time
+
+class RelativeBias(nn.Module):
+    "Pair features -> an attention-score bias per layer and head; hidden coordinates become a learned unknown value."
+    def __init__(self, n_layers:int, # fusion layers
+                 n_heads:int, # heads per layer
+                 hidden:int=32): # width of the MLP
+        super().__init__()
+        self.n_layers, self.n_heads = n_layers, n_heads
+        self.unknown_space = nn.Parameter(torch.zeros(N_SPACE))  # a pair with a hidden location
+        self.unknown_time = nn.Parameter(torch.zeros(N_TIME))  # a pair with a hidden time
+        self.mlp = nn.Sequential(nn.Linear(N_SPACE + N_TIME + 3, hidden), nn.SiLU(), nn.Linear(hidden, n_layers * n_heads))
+        nn.init.normal_(self.mlp[2].weight, std=0.02); nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, xyz_m:Tensor, # (B, K, 3) float64 metres
+                time_s:Tensor, # (B, K) float64 seconds
+                hid_loc:Tensor, # (B, K) bool: location hidden
+                hid_time:Tensor, # (B, K) bool: time hidden
+                local:bool=False, # xyz are local metres
+                features=pair_features, # `pair_features` or its reference
+               ) -> Tensor: # (n_layers, B, n_heads, K, K)
+        B, K = hid_loc.shape
+        # hidden coordinates are zeroed before any feature is computed, then their pairs are replaced
+        xyz_m = torch.where(hid_loc[..., None], torch.zeros_like(xyz_m), xyz_m)
+        time_s = torch.where(hid_time, torch.zeros_like(time_s), time_s)
+        space, time = (f.to(self.unknown_space.device) for f in features(xyz_m, time_s, local))
+        no_loc = (hid_loc[:, :, None] | hid_loc[:, None, :])[..., None]  # (B, K, K, 1)
+        no_time = (hid_time[:, :, None] | hid_time[:, None, :])[..., None]
+        same = torch.eye(K, dtype=space.dtype, device=space.device).expand(B, K, K)[..., None]
+        f = torch.cat([torch.where(no_loc, self.unknown_space, space), torch.where(no_time, self.unknown_time, time),
+                       same, no_loc.to(space.dtype), no_time.to(space.dtype)], -1)  # (B, K, K, 11)
+        return self.mlp(f).view(B, K, K, self.n_layers, self.n_heads).permute(3, 0, 4, 1, 2)
+
 # %% ../nbs/api/12_model.ipynb #f7d33ea5
 def _stats_modalities(config, stats):
     "(name, kind, size) per modality: size = number of ids (categorical) or columns (numerical)."
@@ -129,6 +213,8 @@ class DeepEarthModel(nn.Module):
         self.mask_emb = nn.Parameter(torch.randn(D) * 0.02)
         self.missing_emb = nn.Parameter(torch.randn(D) * 0.02)
         self.fusion = Transformer(config.cross_modal_fusion_config)
+        fc = config.cross_modal_fusion_config
+        self.rel = RelativeBias(fc.n_layers, fc.n_heads) if getattr(config, 'relative_context', True) else None
         # decoders
         self.decoders = nn.ModuleDict({'location': _decoder(D, 3), **({'time': _decoder(D, 1)} if self.has_time else {}),
                                        **{n: _decoder(D, size) for n, _, size in self.mods}})
@@ -179,12 +265,21 @@ class DeepEarthModel(nn.Module):
         B, K, n, D = x.shape
         pad = batch['pad'][:, :, None].expand(B, K, n)
         pos = torch.arange(K, device=x.device)[None, :, None].expand(B, K, n)  # an observation's tokens share a position
-        h = self.fusion(x.reshape(B, K * n, D), pad.reshape(B, K * n), pos.reshape(B, K * n)).reshape(B, K, n, D)
+        bias = self.relative_bias(batch, hidden)
+        if bias is not None: bias = bias.repeat_interleave(n, -1).repeat_interleave(n, -2)  # every token of an observation
+        h = self.fusion(x.reshape(B, K * n, D), pad.reshape(B, K * n), pos.reshape(B, K * n), bias).reshape(B, K, n, D)
         rec = {'location': self.decoders['location'](h[:, :, 0])}
         if self.has_time: rec['time'] = self.decoders['time'](h[:, :, 1])[..., 0]
         first = n - len(self.mods)  # the modality tokens follow location[, time] and space-time
         for i, (name, _, _) in enumerate(self.mods): rec[name] = self.decoders[name](h[:, :, first + i])
         return rec, h.mean(2)
+
+    def relative_bias(self, batch:Mapping[str, Tensor], hidden:Mapping[str, Tensor]|None=None, **kw) -> Tensor|None:
+        "The fusion's attention bias between observations `(n_layers, B, H, K, K)` (None with `relative_context` off)."
+        if self.rel is None: return None
+        hidden, no = dict(hidden or {}), torch.zeros_like(batch['pad'])
+        return self.rel(batch['xyz_m'], batch['time_s'], hidden.get('location', no), hidden.get('time', no),
+                        self.config.coordinate_system == 'local_xyz', **kw)
 
     @torch.no_grad()
     def embed(self, batch:Mapping[str, Tensor], hidden:Mapping[str, Tensor]|None=None) -> Tensor: # (B, K, D)
@@ -243,7 +338,7 @@ def model_summary(model:DeepEarthModel, # the model
     "Parameters per component; with a batch, forward FLOPs and bytes saved for backward."
     comps = {'position encoder': [model.pos], 'space-time encoder': [model.loc_in, model.time_in, model.st_in, model.st_encoder, model.st_out],
              **{f'encoder/{n}': [model.encoders[n]] for n, _, _ in model.mods},
-             'fusion': [model.fusion, model.type_emb], 'decoders': [model.decoders]}
+             'fusion': [model.fusion, model.type_emb, model.rel], 'decoders': [model.decoders]}
     out = {'params': {k: sum(p.numel() for m in ms if m is not None for p in m.parameters()) for k, ms in comps.items()}}
     out['params']['total'] = sum(p.numel() for p in model.parameters())
     if batch is not None:

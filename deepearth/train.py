@@ -30,9 +30,10 @@ from .model import DeepEarthModel, mask_contexts, masked_losses
 __all__ = ['PARTS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'ARCHITECTURE_FIELDS', 'RUN_FILES', 'Prepared',
            'training_ecological_columns', 'prepare', 'lr_factor', 'config_differences', 'save_checkpoint',
            'not_a_checkpoint', 'read_checkpoint', 'load_checkpoint', 'TrainingDiverged', 'resolve_device',
-           'init_distributed', 'dist_info', 'Trainer', 'TrainingInterrupted', 'StopSignals', 'remove_stale_temporaries',
-           'checkpoint_bytes', 'check_output_dir', 'RaiseOnStop', 'RunLock', 'check_run_options', 'default_run_dir',
-           'run_training', 'finished_run', 'train_arguments', 'run_train', 'train_main', 'benchmark_training']
+           'init_distributed', 'dist_info', 'Trainer', 'seed_task_masks', 'TrainingInterrupted', 'StopSignals',
+           'remove_stale_temporaries', 'checkpoint_bytes', 'check_output_dir', 'RaiseOnStop', 'RunLock',
+           'check_run_options', 'default_run_dir', 'run_training', 'finished_run', 'train_arguments', 'run_train',
+           'train_main', 'benchmark_training']
 
 # %% ../nbs/api/21_train.ipynb #2b97456d
 PARTS = ('train', 'val', 'test')
@@ -235,7 +236,7 @@ def load_checkpoint(path,  # a checkpoint written by `Trainer` (last.pt or best.
                     ) -> tuple[DeepEarthModel, DeepEarthConfig, DatasetStatistics, dict]:  # model (eval mode), config, stats, state
     "The trained model with its config and statistics, and the rest of the checkpoint (step, epoch, losses, ...)."
     state = read_checkpoint(path, map_location=device)
-    cfg = DeepEarthConfig.from_dict(json.loads(state['config']))
+    cfg = DeepEarthConfig.from_dict({'relative_context': False, **json.loads(state['config'])})  # older runs: no bias
     stats = DatasetStatistics.from_dict(json.loads(state['stats']))
     if config is not None:
         diffs = config_differences(config, cfg)
@@ -398,9 +399,8 @@ def _batch(self, idx: torch.Tensor, pad: torch.Tensor) -> dict:
 def train_step(self, idx: torch.Tensor,  # (B, K) row positions of the contexts
                pad: torch.Tensor,  # (B, K) padding mask
                ) -> tuple[dict[str, float], float, int]:  # losses per target and 'loss', gradient norm, observations
-    "Mask, reconstruct, back-propagate, clip and step; raise `TrainingDiverged` on a non-finite loss or gradient."
-    b = self._batch(idx, pad)
-    hidden, target = mask_contexts(b, self.config.masking_config, self.mask_generator)
+    "Mask (a share of contexts shaped like evaluation), reconstruct, back-propagate, clip and step; raise `TrainingDiverged` on a non-finite loss or gradient."
+    b, hidden, target = self._training_contexts(idx, pad)
     with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
         rec, _ = self.net(b, hidden)
         losses = masked_losses(rec, b, target, self.config)
@@ -434,6 +434,78 @@ def _diverged(self, losses: dict, gnorm: float):
         f"(training.learning_rate, now {self.tc.learning_rate:g}), lengthen the warm-up (training.warmup_steps, now "
         f"{self.tc.warmup_steps}), or look for extreme values in the data. {where}",
         self.step + 1, losses, str(last) if have else None)
+
+# %% ../nbs/api/21_train.ipynb #3e6ac8eb
+from .preprocess import MISSING_ID
+
+def seed_task_masks(batch: dict,  # a context batch `(B, K, ...)` with `pad`
+                    target,  # a `deepearth.evaluate.Target`: what is hidden
+                    rows: torch.Tensor,  # (B,) bool: the contexts whose seed hides `target`
+                    ) -> tuple[torch.Tensor, torch.Tensor]:  # hidden, scored: `(B, K)` (or `(B, K, C)` numericals)
+    "Evaluation's masks: `target` hidden on the seed (slot 0) of the chosen contexts, scored where the seed has it."
+    B, K = batch['pad'].shape
+    seed = torch.zeros(B, K, dtype=torch.bool, device=rows.device)
+    seed[:, 0] = rows
+    if target.kind == 'numerical':
+        miss = batch[f'num_missing/{target.name}']
+        h = seed[..., None].expand_as(miss).clone()
+        return h, h & ~miss
+    if target.kind == 'categorical': return seed, seed & (batch[f'cat/{target.name}'] != MISSING_ID)
+    return seed, seed.clone()
+
+@patch_to(Trainer)
+def _tasks(self) -> list:
+    "(target, train-seed NeighbourIndex built as evaluation builds it) per evaluation target; built once."
+    if getattr(self, '_task_list', None) is None:
+        from deepearth.evaluate import targets_of, context_setup
+        p, train, built = self.prepared, self.prepared.split['train'], {}
+        out = []
+        for tg in targets_of(self.config):
+            cfg, eco = context_setup(p.df, self.config, tg)
+            key = (tuple(sorted(cfg.neighbor_sampling_ratios.items())), tuple(eco))
+            if key not in built:
+                built[key] = NeighbourIndex.build(p.df, cfg, pool=train, seeds=train, ecological_columns=eco,
+                                                  allow_target_columns=True)
+            out.append((tg, built[key]))
+        pos = np.full(len(p.df), -1, dtype=np.int64)
+        pos[train] = np.arange(len(train))
+        self._task_list, self._task_pos, self._task_state = out, pos, {}
+    return self._task_list
+
+@patch_to(Trainer)
+def _training_contexts(self, idx: torch.Tensor,  # (B, K) contexts from the sampler
+                       pad: torch.Tensor,  # (B, K) padding
+                       ) -> tuple[dict, dict, dict]:  # batch on the device, hidden, scored
+    "The step's batch and masks: random masking, and a share of evaluation-shaped contexts (`eval_shaped_share`)."
+    share = float(getattr(self.tc, 'eval_shaped_share', 0.0) or 0.0)
+    if share <= 0:
+        b = self._batch(idx, pad)
+        return (b, *mask_contexts(b, self.config.masking_config, self.mask_generator))
+    tasks, B = self._tasks(), len(idx)
+    rng = np.random.default_rng([self.tc.seed, self.step, self.rank, 11])
+    chosen = rng.random(B) < share
+    task = np.where(chosen, rng.integers(0, len(tasks), B), -1)  # -1: a random-masking context
+    idx, pad = idx.clone(), pad.clone()
+    for t in np.unique(task[task >= 0]):
+        r = np.flatnonzero(task == t)
+        nb = tasks[t][1]
+        first = next(j for j, (_, n) in enumerate(tasks) if n is nb)  # targets sharing an index share its draws
+        key = (first, self.epoch)  # the groups' member orders: drawn once per epoch and index
+        if key not in self._task_state:
+            self._task_state = {k: v for k, v in self._task_state.items() if k[1] == self.epoch}
+            self._task_state[key] = nb.epoch_state(np.random.default_rng([self.tc.seed, self.epoch, first, 12]))
+        i2, p2 = nb.sample(self._task_pos[idx[r, 0].numpy()], rng, self._task_state[key])
+        idx[r], pad[r] = torch.from_numpy(i2), torch.from_numpy(p2)
+    b = self._batch(idx, pad)
+    hidden, target = mask_contexts(b, self.config.masking_config, self.mask_generator)
+    shaped = torch.from_numpy(chosen).to(self.device)
+    for d in (hidden, target):
+        for k, v in d.items(): d[k] = v & ~shaped.view(B, *[1] * (v.dim() - 1))  # only the task's target is hidden
+    task_d = torch.from_numpy(task).to(self.device)
+    for t, (tg, _) in enumerate(tasks):
+        h, s = seed_task_masks(b, tg, task_d == t)
+        hidden[tg.name], target[tg.name] = hidden[tg.name] | h, target[tg.name] | s
+    return b, hidden, target
 
 # %% ../nbs/api/21_train.ipynb #e4e8c822
 @patch_to(Trainer)
@@ -484,22 +556,24 @@ def history_frame(self, kind: str = 'train') -> pd.DataFrame:
 # %% ../nbs/api/21_train.ipynb #ad4407c3
 @patch_to(Trainer)
 def _eval_batches(self, part: str) -> list | None:
-    "Fixed, masked evaluation batches of `part` (cached): (idx, pad, hidden, target) on the CPU."
+    "Fixed, evaluation-shaped batches of `part` (cached): per target, `evaluation_contexts` of a seeded subset of rows, the seed's target hidden; (idx, pad, hidden, target) on the CPU."
     if part in self._eval_cache: return self._eval_cache[part]
+    from deepearth.evaluate import targets_of, evaluation_contexts
     nb = self.prepared.neighbours.get(part)
     if nb is None or len(nb) == 0: return None
-    rng = np.random.default_rng([self.tc.seed, 2])
-    pos = np.arange(len(nb))
-    if self.max_eval_contexts and len(nb) > self.max_eval_contexts:
-        pos = np.sort(rng.choice(len(nb), self.max_eval_contexts, replace=False))
-    idx, pad = (torch.from_numpy(a) for a in nb.sample(pos, rng))
-    gen, out = torch.Generator().manual_seed(self.tc.seed + 3), []
-    for i, p in zip(idx.split(self.eval_batch_size), pad.split(self.eval_batch_size)):
-        b = gather_context(self.prepared.table, i); b['pad'] = p
-        hidden, target = mask_contexts(b, self.config.masking_config, gen)
-        target = {k: v.clone() for k, v in target.items()}
-        for v in target.values(): v[:, 1:] = False  # score the seed observations only: the neighbours are training rows
-        out.append((i, p, hidden, target))
+    targets = targets_of(self.config)
+    rows = nb.seeds
+    n = max(1, self.max_eval_contexts // len(targets)) if self.max_eval_contexts else len(rows)
+    if len(rows) > n: rows = np.sort(np.random.default_rng([self.tc.seed, 2]).choice(rows, n, replace=False))
+    out, contexts = [], {}
+    for tg in targets:
+        key = (tg.kind if tg.kind in ('location', 'time') else 'modality', tg.columns)  # as `evaluate` shares contexts
+        if key not in contexts: contexts[key] = evaluation_contexts(self.prepared.df, self.config, self.prepared.split, rows, tg, self.tc.seed)[:2]
+        idx, pad = (torch.from_numpy(a) for a in contexts[key])
+        for i, p in zip(idx.split(self.eval_batch_size), pad.split(self.eval_batch_size)):
+            b = gather_context(self.prepared.table, i); b['pad'] = p
+            h, s = seed_task_masks(b, tg, torch.ones(len(i), dtype=torch.bool))
+            out.append((i, p, {tg.name: h}, {tg.name: s}))
     self._eval_cache[part] = out
     return out
 
@@ -508,7 +582,7 @@ def _eval_batches(self, part: str) -> list | None:
 def validate(self, part: str = 'val',  # the split part
              record: bool = True,  # append an eval row to the history
              ) -> dict | None:  # the eval row (None if the part is empty)
-    "Masked loss per target on fixed contexts of `part`, seeds scored only."
+    "Loss per target on fixed evaluation-shaped contexts of `part` (each target hidden on the seed, as `evaluate` hides it)."
     batches = self._eval_batches(part)
     if batches is None: return None
     n = len(self.targets)
