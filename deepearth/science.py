@@ -198,12 +198,14 @@ def collect(job_dir,  # folder of job JSON files (from `run_job`)
     return doc
 
 # %% ../nbs/api/51_science.ipynb #1edb8328
-HEADLINE = {'categorical': 'top5_accuracy', 'numerical': 'mae', 'location': 'median_km', 'time': 'median_days'}  # one metric per kind
-LOWER_IS_BETTER = ('mae', 'rmse', 'median_km', 'mean_km', 'median_days', 'mean_days')
+HEADLINE = {'categorical': 'top5', 'numerical': 'mae', 'location': 'median_km', 'time': 'median_days'}  # one metric per kind
+LOWER_IS_BETTER = ('mae', 'mae_log1p', 'rmse', 'median_km', 'mean_km', 'median_days', 'mean_days')
 
 def _metric(res: dict, kind: str) -> str:
+    "The headline metric of a target: top-5, MAE (of log1p for log-transformed columns), median km or days."
     m = HEADLINE.get(kind, 'mae')
-    if kind == 'categorical' and m not in (res.get('model') or {}): m = 'top1_accuracy'
+    scored = [v for k, v in res.items() if isinstance(v, dict) and k not in ('context', 'settings') and 'skipped' not in v]
+    if kind == 'numerical' and any('mae_log1p' in v for v in scored): m = 'mae_log1p'
     return m
 
 def results_table(doc: dict,  # from `collect` (or results.json)
