@@ -82,7 +82,7 @@ def job_config(base: DeepEarthConfig,  # the dataset's config (its YAML)
     cfg = DeepEarthConfig.from_dict(deep_merge(cfg.to_dict(), over)) if over else cfg
     return cfg, {**({'preset': preset} if preset else {}), **over}
 
-# %% ../nbs/api/51_science.ipynb #95a8b919
+# %% ../nbs/api/51_science.ipynb #4b20ffe8
 def _code_version() -> str:
     try:
         root = Path(__file__).resolve().parents[1]
@@ -176,7 +176,7 @@ def run_job(name: str,  # the job's name (the JSON file's stem)
     (out / f'{name}.json').write_text(json.dumps(res, indent=1, default=float))
     return res
 
-# %% ../nbs/api/51_science.ipynb #4dc0c2ba
+# %% ../nbs/api/51_science.ipynb #29e1975c
 def collect(job_dir,  # folder of job JSON files (from `run_job`)
             out=None,  # results file (None: only return)
             note: str = '',  # what these results are (e.g. 'preliminary: small budgets, before the merge')
@@ -197,7 +197,7 @@ def collect(job_dir,  # folder of job JSON files (from `run_job`)
         Path(out).write_text(json.dumps(doc, indent=1, default=float))
     return doc
 
-# %% ../nbs/api/51_science.ipynb #1edb8328
+# %% ../nbs/api/51_science.ipynb #fdb49d4b
 HEADLINE = {'categorical': 'top5', 'numerical': 'mae', 'location': 'median_km', 'time': 'median_days'}  # one metric per kind
 LOWER_IS_BETTER = ('mae', 'mae_log1p', 'rmse', 'median_km', 'mean_km', 'median_days', 'mean_days')
 
@@ -239,7 +239,7 @@ def results_table(doc: dict,  # from `collect` (or results.json)
         df['model_vs_best'] = df.apply(gap, axis=1)  # > 0: the model is better by this fraction
     return df
 
-# %% ../nbs/api/51_science.ipynb #77475126
+# %% ../nbs/api/51_science.ipynb #f975251d
 def _run_one(name, spec, out, test_rows, probe, log_dir):
     "Run a job in its own process (1 thread), its log beside its JSON."
     env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
@@ -287,6 +287,6 @@ def science_main(argv: Sequence[str] | None = None,  # arguments (None: sys.argv
     except DeepEarthInputError as e:
         print(f"python -m deepearth.science: error: {e}", file=sys.stderr); return 2
 
-# %% ../nbs/api/51_science.ipynb #4ca5375f
+# %% ../nbs/api/51_science.ipynb #84b763aa
 if __name__ == '__main__' and '__file__' in globals():  # `python -m deepearth.science` (not when this notebook runs)
     sys.exit(science_main())
