@@ -24,7 +24,7 @@ __all__ = ['DATASETS', 'TEST_ROWS', 'CURVE_POINTS', 'CURVE_ROWS', 'RESULTS', 'HE
 DATASETS: dict[str, dict] = {
     'demo': dict(data='neon/neon_florida_multitaxa.csv.gz', config='neon/neon_florida_multitaxa.yaml', probe='siteID'),
     'neon_birds': dict(data='neon/neon_birds.parquet', config='neon/neon_birds.yaml', probe='observedHabitat'),
-    'isu': dict(data='gbif/isu_birds_dwca', config='gbif/isu_birds_dwca.yaml', probe=None),
+    'isu': dict(data='gbif/isu_birds_dwca', config='gbif/isu_birds_dwca.yaml', probe=None, max_epochs=10),
 }  # the datasets of the science jobs: bundled data file, its YAML, and a column the model is not trained on for the probe
 TEST_ROWS = 3000  # test rows every job scores (a seeded subset of the held-out part)
 CURVE_POINTS = 6  # learning-curve points of a job that records one
@@ -60,8 +60,10 @@ def job_list(budget: int | None = None,  # the demo budget in steps (None: `demo
     b = int(budget or demo_budget())
     jobs = {}
     for ds in DATASETS:
-        jobs[f'{ds}-1x'] = dict(dataset=ds, steps=b, overrides={}, seed=0, curve=False)
-        jobs[f'{ds}-4x'] = dict(dataset=ds, steps=4 * b, overrides={}, seed=0, curve=ds == 'demo')
+        cap = DATASETS[ds].get('max_epochs')  # small tables: at most this many epochs per 1x of budget
+        for x in (1, 4):
+            jobs[f'{ds}-{x}x'] = dict(dataset=ds, steps=x * b, overrides={}, seed=0, curve=ds == 'demo' and x == 4,
+                                      max_epochs=cap * x if cap else None)
     jobs['demo-1x-context1'] = dict(dataset='demo', steps=b, overrides={'context_size': 1}, seed=0, curve=False)
     jobs['demo-1x-relative-flipped'] = dict(dataset='demo', steps=b, overrides={'flip_relative': True}, seed=0, curve=False)
     return jobs
@@ -119,10 +121,13 @@ def run_job(name: str,  # the job's name (the JSON file's stem)
     steps = int(spec['steps'])
     prep = prepare(obs, cfg)
     t_load = time.perf_counter() - t0
-    cfg.training.n_epochs = max(cfg.training.n_epochs, steps)  # the budget, not the preset's epochs, ends the run (and the schedule)
+    # the budget (or the job's epoch cap), not the preset's epochs, ends the run and its learning-rate schedule
+    cfg.training.n_epochs = int(spec['max_epochs']) if spec.get('max_epochs') else max(cfg.training.n_epochs, steps)
     trainer = Trainer(cfg, prep, None, max_steps=steps, progress=False)
     curve, t_train, t_curve = [], 0.0, 0.0
-    points = sorted({max(1, round(steps * i / CURVE_POINTS)) for i in range(1, CURVE_POINTS + 1)}) if spec.get('curve') else [steps]
+    steps = trainer.total_steps
+    if spec.get('curve'): points = sorted({max(1, round(steps * i / CURVE_POINTS)) for i in range(1, CURVE_POINTS + 1)})
+    else: points = [steps]
     for p in points:
         t1 = time.perf_counter()
         while trainer.step < p: trainer.fit(steps=p - trainer.step, test=False)
@@ -159,7 +164,7 @@ def run_job(name: str,  # the job's name (the JSON file's stem)
     sw = relative_switch(cfg)
     res = dict(job=name, dataset=spec['dataset'], data=f"data/{ds['data']}", steps=trainer.step,
                epochs=round(trainer.step / trainer.steps_per_epoch, 4), steps_per_epoch=trainer.steps_per_epoch,
-               seed=seed, overrides=applied, preset=cfg.preset, context_size=cfg.context_size, batch_size=cfg.batch_size,
+               budget_steps=int(spec['steps']), max_epochs=spec.get('max_epochs'), seed=seed, overrides=applied, preset=cfg.preset, context_size=cfg.context_size, batch_size=cfg.batch_size,
                learning_rate=cfg.training.learning_rate, relative_context=None if sw is None else {sw[0]: sw[1]},
                split=dict(kind=cfg.split.kind, column=cfg.split.column, seed=cfg.split.seed,
                           **{f'n_{k}': int(len(v)) for k, v in prep.split.items()}),
