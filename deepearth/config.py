@@ -635,9 +635,11 @@ PRESETS: dict[str, dict] = {
         training=dict(learning_rate=3e-3, n_epochs=2, warmup_steps=10, log_every_n_steps=10),
     ),
     'small': dict(
-        modality_encoder_config=_net(1, 64, 4, experts=4, active=2, shared=1, moe_inter=64, q_lora=0, kv_lora=32, nope=16, rope=8, v=16),
-        spatiotemporal_encoder_config=_net(1, 64, 4, experts=4, active=2, shared=1, moe_inter=64, q_lora=0, kv_lora=32, nope=16, rope=8, v=16),
-        cross_modal_fusion_config=_net(4, 128, 4, experts=8, active=2, shared=1, moe_inter=128, q_lora=64, kv_lora=64, nope=16, rope=16, v=32, moe_start=1),
+        # the CPU demo: narrow dense encoders and a 2-layer fusion (dense, then MoE) take 2-4x the steps/s of the former
+        # 4-layer, 128-wide fusion; lr 1e-3 kept (3e-3 gave the same validation loss; nbs/explanations/science.ipynb)
+        modality_encoder_config=_net(1, 32, 2, experts=4, active=2, shared=1, moe_inter=32, q_lora=0, kv_lora=16, nope=8, rope=8, v=16, moe_start=1),
+        spatiotemporal_encoder_config=_net(1, 32, 2, experts=4, active=2, shared=1, moe_inter=32, q_lora=0, kv_lora=16, nope=8, rope=8, v=16, moe_start=1),
+        cross_modal_fusion_config=_net(2, 64, 4, experts=4, active=2, shared=1, moe_inter=64, q_lora=0, kv_lora=32, nope=16, rope=8, v=16, moe_start=1),
         grid4d=dict(log2_hashmap_size=17),
         context_size=16, batch_size=32,
         training=dict(learning_rate=1e-3, n_epochs=8, warmup_steps=100),
