@@ -612,11 +612,14 @@ def _static_times(n: int) -> pd.DataFrame:
     return pd.DataFrame({'time': np.zeros(n), 'time_width': np.zeros(n), 'missing': z, 'invalid': z,
                          'default_month': z, 'default_day': z, 'default_hour': z})
 
+_TIME_LIKE = re.compile(r'(^|[_\W])(yr|yyyy|year|mon|month|doy|day|hr|hour|date|time|datetime|timestamp)s?([_\W]|$)', re.I)
+
 def _has_time_column(names: list[str], cfg: DeepEarthConfig) -> bool:
-    "Whether the config names a time column or the table has one by alias (timestamp or year)."
+    "Whether the config names a time column or the table has one that looks like time (an alias, or `yr`, `mon`, `sample_date`, ...)."
     if any(getattr(cfg.columns, f) for f in TIME_FIELDS): return True
     lower = {n.lower().strip() for n in names}
-    return any(a in names or a.lower() in lower for f in ('timestamp', 'year') for a in COLUMN_ALIASES[f])
+    if any(a in names or a.lower() in lower for f in TIME_FIELDS for a in COLUMN_ALIASES.get(f, ())): return True
+    return any(_TIME_LIKE.search(str(n).strip()) for n in names)  # time under other names: ask, never assume static
 
 def _infer_time_mode(names: list[str], cfg: DeepEarthConfig):
     "An inferred config of a table with no time-like column becomes static (`time: none`), in place."

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from .config import DeepEarthConfig, DeepEarthInputError, deep_merge
 
@@ -96,6 +97,11 @@ def _data_path(name: str) -> Path:
     from deepearth.cli import bundled_data
     return bundled_data(name)
 
+def _read_column(path: Path, column: str) -> np.ndarray:
+    "One column of a bundled CSV or Parquet file, every data row in file order."
+    if path.suffix == '.parquet': return pd.read_parquet(path, columns=[column])[column].to_numpy()
+    return pd.read_csv(path, usecols=[column], low_memory=False)[column].to_numpy()
+
 def _model_scores(metrics: dict) -> dict:
     "target -> the model's metrics (for the learning curve)."
     return {t: r['model'] for t, r in metrics['targets'].items() if 'model' in r}
@@ -154,10 +160,14 @@ def run_job(name: str,  # the job's name (the JSON file's stem)
     lp = getattr(ev, 'linear_probe', None)
     if not probe: probe_res = {'skipped': 'not asked for'}
     elif lp is None: probe_res = {'skipped': 'this code has no deepearth.evaluate.linear_probe'}
-    elif not ds.get('probe') or ds['probe'] not in prep.df.columns:
+    elif not ds.get('probe'):
         probe_res = {'skipped': f"no column outside the trained modalities to probe in {ds['data']}"}
     else:
-        try: probe_res = lp(model, prep.df, prep.split, prep.stats, cfg, ds['probe'], max_rows=test_rows, seed=seed)
+        try:  # the loaded table keeps the modality columns only: the probed column is read from the file, by source row
+            values = None if ds['probe'] in prep.df.columns else \
+                _read_column(_data_path(ds['data']), ds['probe'])[prep.df['source_row'].to_numpy() - 1]
+            probe_res = lp(model, prep.df, prep.split, prep.stats, cfg, ds['probe'], max_rows=test_rows, seed=seed,
+                           values=values)
         except Exception as e: probe_res = {'skipped': f'linear_probe failed: {type(e).__name__}: {e}'}
     t_probe = time.perf_counter() - t1
     train_rows = [r for r in trainer.history if r['kind'] == 'train']
