@@ -413,7 +413,8 @@ def bench_demo(out_dir:Path|None=None, # where the demo writes its report (a tem
         metrics = (out / 'metrics.json').read_text() if (out / 'metrics.json').exists() else None
     if r.returncode != 0: raise RuntimeError(f'deepearth demo failed (exit {r.returncode}):\n{r.stderr[-3000:]}')
     gb = peak_kb * 1024 / 1e9
-    row = Row('demo', 'deepearth demo end to end (load, train small 400 steps, evaluate, report)', 'NEON Florida, 84,829 rows',
+    from deepearth.cli import DEMO_STEPS
+    row = Row('demo', f'deepearth demo end to end (load, train small {DEMO_STEPS:,} steps, evaluate, report)', 'NEON Florida, 84,829 rows',
               wall, 3600 / wall, 'runs/h', peak_kb / 1024, 'ru_maxrss of the child process' + ('' if peak_kb > ru0.ru_maxrss else ' (a larger earlier child)'),
               '1 run', targets=[Target('< 10 minutes', 'wall_minutes', 10), Target('< 4 GB peak RSS', 'peak_gb', 4)],
               extra=dict(wall_minutes=wall / 60, cpu_minutes=cpu / 60, peak_gb=gb, has_metrics=metrics is not None))

@@ -153,7 +153,7 @@ def test_checkpoint_safety(prepared, tmp_path, monkeypatch):
     torch.save({'w': torch.ones(2)}, tmp_path / 'other.pt')
     with pytest.raises(DeepEarthInputError, match='not a DeepEarth checkpoint'): load_checkpoint(tmp_path / 'other.pt')
     (tmp_path / 'text.pt').write_text('hello')
-    with pytest.raises(DeepEarthInputError, match='could not be read'): load_checkpoint(tmp_path / 'text.pt')
+    with pytest.raises(DeepEarthInputError, match='is a text file, not a checkpoint'): load_checkpoint(tmp_path / 'text.pt')
     with pytest.raises(DeepEarthInputError, match='does not exist'): load_checkpoint(tmp_path / 'none.pt')
     with pytest.raises(DeepEarthInputError, match='different network'):
         load_checkpoint(last, config=obs.config.with_preset('small'))
