@@ -285,6 +285,7 @@ class DeepEarthConfig:
     spatiotemporal_encoder_config: TransformerConfig = field(default_factory=TransformerConfig)  # space-time network
     cross_modal_fusion_config: TransformerConfig = field(default_factory=lambda: TransformerConfig(n_layers=2))  # fusion
     relative_context: bool = True  # fusion attention gets a learned bias per head from the distance and time lag between observations (ablation: false)
+    neighbour_readout: bool = True  # location, time and numerical values are read out as mixtures of the decoder's estimate and the neighbours' visible values (ablation: false)
     training: TrainingConfig = field(default_factory=TrainingConfig)  # optimiser and loop
     # context sampling
     context_size: int = 32  # observations per context (a seed observation and its neighbours)

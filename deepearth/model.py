@@ -20,9 +20,9 @@ from .grid4d import PositionEncoder
 from .preprocess import DatasetStatistics, MISSING_ID, mask_batch
 
 # %% auto #0
-__all__ = ['DAY_S', 'N_SPACE', 'N_TIME', 'TimeEncoder', 'CategoricalEncoder', 'NumericalEncoder', 'pair_features',
-           'pair_features_reference', 'RelativeBias', 'DeepEarthModel', 'context_targets', 'masked_losses',
-           'mask_contexts', 'model_summary', 'estimate_cost']
+__all__ = ['DAY_S', 'N_SPACE', 'N_TIME', 'N_PAIR', 'TimeEncoder', 'CategoricalEncoder', 'NumericalEncoder', 'pair_features',
+           'pair_features_reference', 'RelativeBias', 'NeighbourReadout', 'DeepEarthModel', 'context_targets',
+           'masked_losses', 'mask_contexts', 'model_summary', 'estimate_cost']
 
 # %% ../nbs/api/12_model.ipynb #5a00fc10
 class TimeEncoder(nn.Module):
@@ -87,6 +87,7 @@ class NumericalEncoder(nn.Module):
 # %% ../nbs/api/12_model.ipynb #170942f2
 DAY_S = 86400.0  # seconds per day
 N_SPACE, N_TIME = 4, 4  # spatial and temporal pair features
+N_PAIR = N_SPACE + N_TIME + 3  # what `RelativeBias` sees of a pair: features, same observation, location / time unknown
 
 def _slog(x:Tensor, scale:float, div:float) -> Tensor:
     "Signed log scale `sign(x) log1p(|x| / scale) / div`."
@@ -145,16 +146,17 @@ class RelativeBias(nn.Module):
         self.n_layers, self.n_heads = n_layers, n_heads
         self.unknown_space = nn.Parameter(torch.zeros(N_SPACE))  # a pair with a hidden location
         self.unknown_time = nn.Parameter(torch.zeros(N_TIME))  # a pair with a hidden time
-        self.mlp = nn.Sequential(nn.Linear(N_SPACE + N_TIME + 3, hidden), nn.SiLU(), nn.Linear(hidden, n_layers * n_heads))
+        self.mlp = nn.Sequential(nn.Linear(N_PAIR, hidden), nn.SiLU(), nn.Linear(hidden, n_layers * n_heads))
         nn.init.normal_(self.mlp[2].weight, std=0.02); nn.init.zeros_(self.mlp[2].bias)
 
-    def forward(self, xyz_m:Tensor, # (B, K, 3) float64 metres
-                time_s:Tensor, # (B, K) float64 seconds
-                hid_loc:Tensor, # (B, K) bool: location hidden
-                hid_time:Tensor, # (B, K) bool: time hidden
-                local:bool=False, # xyz are local metres
-                features=pair_features, # `pair_features` or its reference
-               ) -> Tensor: # (n_layers, B, n_heads, K, K)
+    def pair_inputs(self, xyz_m:Tensor, # (B, K, 3) float64 metres
+                    time_s:Tensor, # (B, K) float64 seconds
+                    hid_loc:Tensor, # (B, K) bool: location hidden
+                    hid_time:Tensor, # (B, K) bool: time hidden
+                    local:bool=False, # xyz are local metres
+                    features=pair_features, # `pair_features` or its reference
+                   ) -> Tensor: # (B, K, K, N_PAIR) float32: what the MLP sees of each pair
+        "Pair features with hidden coordinates replaced by the learned unknown vectors, plus same/unknown flags."
         B, K = hid_loc.shape
         # hidden coordinates are zeroed before any feature is computed, then their pairs are replaced
         xyz_m = torch.where(hid_loc[..., None], torch.zeros_like(xyz_m), xyz_m)
@@ -163,9 +165,55 @@ class RelativeBias(nn.Module):
         no_loc = (hid_loc[:, :, None] | hid_loc[:, None, :])[..., None]  # (B, K, K, 1)
         no_time = (hid_time[:, :, None] | hid_time[:, None, :])[..., None]
         same = torch.eye(K, dtype=space.dtype, device=space.device).expand(B, K, K)[..., None]
-        f = torch.cat([torch.where(no_loc, self.unknown_space, space), torch.where(no_time, self.unknown_time, time),
-                       same, no_loc.to(space.dtype), no_time.to(space.dtype)], -1)  # (B, K, K, 11)
+        return torch.cat([torch.where(no_loc, self.unknown_space, space), torch.where(no_time, self.unknown_time, time),
+                          same, no_loc.to(space.dtype), no_time.to(space.dtype)], -1)  # (B, K, K, 11)
+
+    def bias(self, f:Tensor) -> Tensor: # `pair_inputs` (B, K, K, N_PAIR) -> (n_layers, B, n_heads, K, K)
+        B, K = f.shape[:2]
         return self.mlp(f).view(B, K, K, self.n_layers, self.n_heads).permute(3, 0, 4, 1, 2)
+
+    def forward(self, xyz_m, time_s, hid_loc, hid_time, local:bool=False, features=pair_features) -> Tensor: # (n_layers, B, n_heads, K, K)
+        return self.bias(self.pair_inputs(xyz_m, time_s, hid_loc, hid_time, local, features))
+
+
+# %% ../nbs/api/12_model.ipynb #a9c0e1d2
+class NeighbourReadout(nn.Module):
+    "A value target read out as a learned mixture of the decoder's estimate and the visible values of the context's other observations."
+    def __init__(self, dim:int, # fusion width
+                 n_mix:int, # mixtures: 1 (the whole vector copied together) or one per column
+                 pair_dim:int=0, # pair features added to the scores (0: none)
+                 key_dim:int=32): # width of queries and keys
+        super().__init__()
+        self.n_mix, self.key_dim = n_mix, key_dim
+        self.q, self.k = nn.Linear(dim, n_mix * key_dim), nn.Linear(dim, n_mix * key_dim)
+        self.own = nn.Linear(dim, n_mix)  # score of the decoder's own estimate
+        nn.init.constant_(self.own.bias, 3.0)  # start near the decoder's estimate: copying must earn its weight
+        self.pair = nn.Sequential(nn.Linear(pair_dim, 32), nn.SiLU(), nn.Linear(32, n_mix)) if pair_dim else None
+
+    def weights(self, h:Tensor, # (B, K, D) fused tokens of the target
+                visible:Tensor, # (B, K, n_mix) bool: the value of j can be read
+                pair:Tensor|None=None, # (B, K, K, pair_dim) pair inputs
+               ) -> Tensor: # (B, n_mix, K, 1 + K): weight of the own estimate, then of every slot j
+        B, K, _ = h.shape
+        q = self.q(h).view(B, K, self.n_mix, self.key_dim)
+        k = self.k(h).view(B, K, self.n_mix, self.key_dim)
+        s = torch.einsum('bimd,bjmd->bmij', q, k) / math.sqrt(self.key_dim)  # (B, M, K, K)
+        if self.pair is not None: s = s + self.pair(pair).permute(0, 3, 1, 2)
+        ok = visible.permute(0, 2, 1)[:, :, None, :] & ~torch.eye(K, dtype=torch.bool, device=h.device)  # never itself
+        s = s.masked_fill(~ok, float('-inf'))
+        return torch.softmax(torch.cat([self.own(h).permute(0, 2, 1)[..., None], s], -1).float(), -1)
+
+    def forward(self, h:Tensor, # (B, K, D) fused tokens of the target
+                own:Tensor, # (B, K, C) the decoder's estimates
+                values:Tensor, # (B, K, C) every slot's value (read only where visible)
+                visible:Tensor, # (B, K, C) bool
+                pair:Tensor|None=None, # (B, K, K, pair_dim) pair inputs
+               ) -> Tensor: # (B, K, C)
+        vis = visible if self.n_mix > 1 else visible.all(-1, keepdim=True)
+        w = self.weights(h, vis, pair)
+        if self.n_mix == 1: w = w.expand(-1, own.shape[-1], -1, -1)  # one mixture for every column
+        v = torch.where(visible, values, torch.zeros_like(values)).float()  # never NaN times 0
+        return w[..., 0].permute(0, 2, 1) * own.float() + torch.einsum('bcij,bjc->bic', w[..., 1:], v)
 
 # %% ../nbs/api/12_model.ipynb #f7d33ea5
 def _stats_modalities(config, stats):
@@ -215,6 +263,11 @@ class DeepEarthModel(nn.Module):
         self.fusion = Transformer(config.cross_modal_fusion_config)
         fc = config.cross_modal_fusion_config
         self.rel = RelativeBias(fc.n_layers, fc.n_heads) if getattr(config, 'relative_context', True) else None
+        # value targets read from the neighbours (a numerical modality: one mixture per column)
+        pd_ = N_PAIR if self.rel is not None else 0
+        self.readouts = nn.ModuleDict({'location': NeighbourReadout(D, 1, pd_), **({'time': NeighbourReadout(D, 1, pd_)} if self.has_time else {}),
+                                       **{n: NeighbourReadout(D, size, pd_) for n, kind, size in self.mods if kind == 'numerical'}}) \
+            if getattr(config, 'neighbour_readout', True) else None
         # decoders
         self.decoders = nn.ModuleDict({'location': _decoder(D, 3), **({'time': _decoder(D, 1)} if self.has_time else {}),
                                        **{n: _decoder(D, size) for n, _, size in self.mods}})
@@ -265,21 +318,45 @@ class DeepEarthModel(nn.Module):
         B, K, n, D = x.shape
         pad = batch['pad'][:, :, None].expand(B, K, n)
         pos = torch.arange(K, device=x.device)[None, :, None].expand(B, K, n)  # an observation's tokens share a position
-        bias = self.relative_bias(batch, hidden)
-        if bias is not None: bias = bias.repeat_interleave(n, -1).repeat_interleave(n, -2)  # every token of an observation
+        pair = self.pair_inputs(batch, hidden)
+        bias = None if pair is None else self.rel.bias(pair).repeat_interleave(n, -1).repeat_interleave(n, -2)  # every token of an observation
         h = self.fusion(x.reshape(B, K * n, D), pad.reshape(B, K * n), pos.reshape(B, K * n), bias).reshape(B, K, n, D)
         rec = {'location': self.decoders['location'](h[:, :, 0])}
         if self.has_time: rec['time'] = self.decoders['time'](h[:, :, 1])[..., 0]
         first = n - len(self.mods)  # the modality tokens follow location[, time] and space-time
         for i, (name, _, _) in enumerate(self.mods): rec[name] = self.decoders[name](h[:, :, first + i])
+        if self.readouts is not None: rec = self._read_neighbours(rec, h, batch, hidden, pair)
         return rec, h.mean(2)
+
+    def _read_neighbours(self, rec, h, batch, hidden, pair):
+        "Value targets as mixtures of their decoder's estimate and the neighbours' visible values (`NeighbourReadout`)."
+        hidden, free = dict(hidden or {}), ~batch['pad']
+        no = torch.zeros_like(free)
+        out = dict(rec)
+        out['location'] = self.readouts['location'](h[:, :, 0], rec['location'], batch['xyz'].to(h.dtype),
+                                                    (free & ~hidden.get('location', no))[..., None].expand(-1, -1, 3), pair)
+        if self.has_time:
+            out['time'] = self.readouts['time'](h[:, :, 1], rec['time'][..., None], batch['t'][..., None].to(h.dtype),
+                                                (free & ~hidden.get('time', no))[..., None], pair)[..., 0]
+        first = h.shape[2] - len(self.mods)
+        for i, (name, kind, _) in enumerate(self.mods):
+            if kind != 'numerical': continue
+            miss = batch[f'num_missing/{name}']
+            vis = free[..., None] & ~miss & ~hidden.get(name, torch.zeros_like(miss))
+            out[name] = self.readouts[name](h[:, :, first + i], rec[name], batch[f'num/{name}'].to(h.dtype), vis, pair)
+        return out
+
+    def pair_inputs(self, batch:Mapping[str, Tensor], hidden:Mapping[str, Tensor]|None=None, **kw) -> Tensor|None:
+        "What the relative bias and the read-outs see of every pair of observations `(B, K, K, N_PAIR)` (None with `relative_context` off)."
+        if self.rel is None: return None
+        hidden, no = dict(hidden or {}), torch.zeros_like(batch['pad'])
+        return self.rel.pair_inputs(batch['xyz_m'], batch['time_s'], hidden.get('location', no), hidden.get('time', no),
+                                    self.config.coordinate_system == 'local_xyz', **kw)
 
     def relative_bias(self, batch:Mapping[str, Tensor], hidden:Mapping[str, Tensor]|None=None, **kw) -> Tensor|None:
         "The fusion's attention bias between observations `(n_layers, B, H, K, K)` (None with `relative_context` off)."
-        if self.rel is None: return None
-        hidden, no = dict(hidden or {}), torch.zeros_like(batch['pad'])
-        return self.rel(batch['xyz_m'], batch['time_s'], hidden.get('location', no), hidden.get('time', no),
-                        self.config.coordinate_system == 'local_xyz', **kw)
+        pair = self.pair_inputs(batch, hidden, **kw)
+        return None if pair is None else self.rel.bias(pair)
 
     @torch.no_grad()
     def embed(self, batch:Mapping[str, Tensor], hidden:Mapping[str, Tensor]|None=None) -> Tensor: # (B, K, D)
@@ -338,7 +415,7 @@ def model_summary(model:DeepEarthModel, # the model
     "Parameters per component; with a batch, forward FLOPs and bytes saved for backward."
     comps = {'position encoder': [model.pos], 'space-time encoder': [model.loc_in, model.time_in, model.st_in, model.st_encoder, model.st_out],
              **{f'encoder/{n}': [model.encoders[n]] for n, _, _ in model.mods},
-             'fusion': [model.fusion, model.type_emb, model.rel], 'decoders': [model.decoders]}
+             'fusion': [model.fusion, model.type_emb, model.rel], 'decoders': [model.decoders, model.readouts]}
     out = {'params': {k: sum(p.numel() for m in ms if m is not None for p in m.parameters()) for k, ms in comps.items()}}
     out['params']['total'] = sum(p.numel() for p in model.parameters())
     if batch is not None:

@@ -67,6 +67,7 @@ def job_list(budget: int | None = None,  # the demo budget in steps (None: `demo
                                       max_epochs=cap * x if cap else None)
     jobs['demo-1x-context1'] = dict(dataset='demo', steps=b, overrides={'context_size': 1}, seed=0, curve=False)
     jobs['demo-1x-relative-flipped'] = dict(dataset='demo', steps=b, overrides={'flip_relative': True}, seed=0, curve=False)
+    jobs['demo-1x-readout-off'] = dict(dataset='demo', steps=b, overrides={'neighbour_readout': False}, seed=0, curve=False)
     return jobs
 
 # %% ../nbs/api/51_science.ipynb #8119b304

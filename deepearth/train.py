@@ -236,7 +236,7 @@ def load_checkpoint(path,  # a checkpoint written by `Trainer` (last.pt or best.
                     ) -> tuple[DeepEarthModel, DeepEarthConfig, DatasetStatistics, dict]:  # model (eval mode), config, stats, state
     "The trained model with its config and statistics, and the rest of the checkpoint (step, epoch, losses, ...)."
     state = read_checkpoint(path, map_location=device)
-    cfg = DeepEarthConfig.from_dict({'relative_context': False, **json.loads(state['config'])})  # older runs: no bias
+    cfg = DeepEarthConfig.from_dict({'relative_context': False, 'neighbour_readout': False, **json.loads(state['config'])})  # older runs: no bias, no read-out
     stats = DatasetStatistics.from_dict(json.loads(state['stats']))
     if config is not None:
         diffs = config_differences(config, cfg)
