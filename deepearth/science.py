@@ -18,8 +18,9 @@ import pandas as pd
 from .config import DeepEarthConfig, DeepEarthInputError, deep_merge
 
 # %% auto #0
-__all__ = ['DATASETS', 'TEST_ROWS', 'CURVE_POINTS', 'CURVE_ROWS', 'RESULTS', 'HEADLINE', 'LOWER_IS_BETTER', 'demo_budget',
-           'relative_switch', 'job_list', 'job_config', 'run_job', 'collect', 'results_table', 'science_main']
+__all__ = ['DATASETS', 'TEST_ROWS', 'CURVE_POINTS', 'SEEDS', 'CURVE_ROWS', 'RESULTS', 'HEADLINE', 'LOWER_IS_BETTER',
+           'demo_budget', 'relative_switch', 'job_list', 'job_config', 'run_job', 'collect', 'results_table',
+           'science_main']
 
 # %% ../nbs/api/51_science.ipynb #124ac86f
 DATASETS: dict[str, dict] = {
@@ -29,6 +30,7 @@ DATASETS: dict[str, dict] = {
 }  # the datasets of the science jobs: bundled data file, its YAML, and a column the model is not trained on for the probe
 TEST_ROWS = 3000  # test rows every job scores (a seeded subset of the held-out part)
 CURVE_POINTS = 6  # learning-curve points of a job that records one
+SEEDS = (1, 2)  # further training seeds of the demo job and its read-out ablation (seed 0 is every job's)
 CURVE_ROWS = 1000  # validation (and test) rows scored at each learning-curve point
 RESULTS = Path('nbs/explanations/science/results.json')  # where `collect` writes by default
 
@@ -68,6 +70,9 @@ def job_list(budget: int | None = None,  # the demo budget in steps (None: `demo
     jobs['demo-1x-context1'] = dict(dataset='demo', steps=b, overrides={'context_size': 1}, seed=0, curve=False)
     jobs['demo-1x-relative-flipped'] = dict(dataset='demo', steps=b, overrides={'flip_relative': True}, seed=0, curve=False)
     jobs['demo-1x-readout-off'] = dict(dataset='demo', steps=b, overrides={'neighbour_readout': False}, seed=0, curve=False)
+    for s in SEEDS:  # the demo job and the read-out ablation again with other training seeds: the spread between seeds
+        jobs[f'demo-1x-seed{s}'] = dict(dataset='demo', steps=b, overrides={}, seed=s, curve=False)
+        jobs[f'demo-1x-readout-off-seed{s}'] = dict(dataset='demo', steps=b, overrides={'neighbour_readout': False}, seed=s, curve=False)
     return jobs
 
 # %% ../nbs/api/51_science.ipynb #8119b304
