@@ -166,7 +166,7 @@ class RelativeBias(nn.Module):
         no_time = (hid_time[:, :, None] | hid_time[:, None, :])[..., None]
         same = torch.eye(K, dtype=space.dtype, device=space.device).expand(B, K, K)[..., None]
         return torch.cat([torch.where(no_loc, self.unknown_space, space), torch.where(no_time, self.unknown_time, time),
-                          same, no_loc.to(space.dtype), no_time.to(space.dtype)], -1)  # (B, K, K, 11)
+                          same, no_loc.to(space.dtype), no_time.to(space.dtype)], -1)  # (B, K, K, N_PAIR)
 
     def bias(self, f:Tensor) -> Tensor: # `pair_inputs` (B, K, K, N_PAIR) -> (n_layers, B, n_heads, K, K)
         B, K = f.shape[:2]

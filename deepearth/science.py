@@ -18,7 +18,7 @@ import pandas as pd
 from .config import DeepEarthConfig, DeepEarthInputError, deep_merge
 
 # %% auto #0
-__all__ = ['DATASETS', 'TEST_ROWS', 'CURVE_POINTS', 'SEEDS', 'CURVE_ROWS', 'RESULTS', 'HEADLINE', 'LOWER_IS_BETTER',
+__all__ = ['DATASETS', 'TEST_ROWS', 'CURVE_POINTS', 'CURVE_ROWS', 'SEEDS', 'RESULTS', 'HEADLINE', 'LOWER_IS_BETTER',
            'demo_budget', 'relative_switch', 'job_list', 'job_config', 'run_job', 'collect', 'results_table',
            'science_main']
 
@@ -30,8 +30,8 @@ DATASETS: dict[str, dict] = {
 }  # the datasets of the science jobs: bundled data file, its YAML, and a column the model is not trained on for the probe
 TEST_ROWS = 3000  # test rows every job scores (a seeded subset of the held-out part)
 CURVE_POINTS = 6  # learning-curve points of a job that records one
-SEEDS = (1, 2)  # further training seeds of the demo job and its read-out ablation (seed 0 is every job's)
 CURVE_ROWS = 1000  # validation (and test) rows scored at each learning-curve point
+SEEDS = (1, 2)  # further training seeds of the demo job and its read-out ablation (seed 0 is every job's)
 RESULTS = Path('nbs/explanations/science/results.json')  # where `collect` writes by default
 
 # %% ../nbs/api/51_science.ipynb #993b54fe
